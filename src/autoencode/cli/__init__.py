@@ -1,0 +1,1 @@
+"""The command-line interface: one thin module per command; all logic lives in the library."""

@@ -1,0 +1,29 @@
+"""``autoencode datasets``: where Fashion-MNIST is looked for, and what is found there."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("datasets", help="show where datasets are found",
+                       description="List the places Fashion-MNIST is looked for, in order.")  # fmt: skip
+    p.add_argument("--data-dir", help="an explicit folder to look in first")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.data.sources import candidates
+
+    print("fashion-mnist, looked for in this order (the first complete one is used):")
+    chosen = False
+    for place in candidates(args.data_dir):
+        if place.complete:
+            state = "complete" + ("  <- used" if not chosen else "")
+            chosen = True
+        elif not place.path.is_dir():
+            state = "absent"
+        else:
+            state = "missing " + ", ".join(place.missing)
+        print(f"  {place.origin:16} {place.path}  {state}")
+    if not chosen:
+        print("  none complete: 'autoencode train' will download the official files into the user cache")
+    return 0

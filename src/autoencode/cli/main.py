@@ -1,0 +1,51 @@
+"""``autoencode``: the entry point. Torch is imported only by the command that runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from autoencode import __version__
+from autoencode.errors import AutoencodeError
+
+COMMANDS = ["train", "summary", "reconstruct", "datasets"]
+
+
+class UsageError(AutoencodeError):
+    """A command-line argument is missing or malformed."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``autoencode train: error: ...``), not usage + error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog.removeprefix('autoencode ')}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="autoencode",
+        description="Learn compact codings of images with autoencoders, look inside them, use them.",
+    )
+    parser.add_argument("--version", action="version", version=f"autoencode {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        import_module(f"autoencode.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+        if not hasattr(args, "run"):
+            build_parser().print_help()
+            return 2
+        return args.run(args) or 0
+    except AutoencodeError as e:
+        print(f"autoencode: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("autoencode: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,56 @@
+"""Argument types and options shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE``; VALUE as JSON where it parses, ``a,b`` as a list, else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if "," in raw:
+        return key, [_scalar(part) for part in raw.split(",") if part]
+    return key, _scalar(raw)
+
+
+def _scalar(raw: str):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None,
+                        help="dataset name (fashion-mnist) or a .npz/.npy file "
+                             "(default: the run's own, or fashion-mnist)")  # fmt: skip
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding the Fashion-MNIST .gz files (else $AUTOENCODE_DATA, "
+                             "the user cache, Debian's package, or a download)")  # fmt: skip
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N")

@@ -1,0 +1,31 @@
+"""``autoencode reconstruct``: originals over their reconstructions, as a figure."""
+
+from __future__ import annotations
+
+from autoencode.cli.options import add_data_options, positive_int
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("reconstruct", help="draw images above their reconstructions",
+                       description="Write RUN/figures/reconstructions.png: the first N images "
+                                   "of a split above their reconstructions.")  # fmt: skip
+    p.add_argument("run_folder", metavar="RUN")
+    p.add_argument("-n", "--images", type=positive_int, default=5, help="how many (default 5)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("--out", help="PNG path (default RUN/figures/reconstructions.png)")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.data.datasets import load_dataset
+    from autoencode.figures import reconstruction_figure, save_figure
+    from autoencode.training.runfolder import load_run
+
+    run_ = load_run(args.run_folder)
+    data = load_dataset(args.data, args.data_dir) if args.data else run_.load_dataset(args.data_dir)
+    originals = data.split(args.split).images[: args.images]
+    figure = reconstruction_figure(originals, run_.reconstruct(originals))
+    path = save_figure(figure, args.out or run_.figures / "reconstructions.png")
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,31 @@
+"""``autoencode summary``: the layers, output shapes and parameter counts of a preset or a run."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("summary", help="print a model's layers and parameter counts",
+                       description="Print a table of layers, output shapes and parameters "
+                                   "(the seed's model.summary()).")  # fmt: skip
+    p.add_argument("run_folder", nargs="?", metavar="RUN", help="a run folder (else --preset)")
+    p.add_argument("--preset", help="a named configuration; without RUN or --preset, lists presets")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.models.base import build_model
+    from autoencode.models.summary import summary
+    from autoencode.presets import PRESETS, get_preset
+
+    if args.run_folder:
+        from autoencode.training.runfolder import load_run
+
+        model = load_run(args.run_folder).model
+    elif args.preset:
+        model = build_model(get_preset(args.preset).model)
+    else:
+        for preset in PRESETS.values():
+            print(f"{preset.name:12} {preset.description}")
+        return 0
+    print(summary(model))
+    return 0

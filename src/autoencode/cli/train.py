@@ -1,0 +1,81 @@
+"""``autoencode train``: train a preset on a dataset into a run folder (or resume one)."""
+
+from __future__ import annotations
+
+import sys
+
+from autoencode.cli.options import (
+    add_data_options, add_device_options, key_value, positive_float, positive_int,
+)  # fmt: skip
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train an autoencoder into a run folder",
+                       description="Train an autoencoder; writes runs/<name>/ "
+                                   "(config.json, model.safetensors, history.csv, metrics.json).")  # fmt: skip
+    p.add_argument("--preset", default="stacked", help="named configuration (see 'autoencode summary')")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float, help="learning rate")
+    p.add_argument("--optimizer", help="sgd, rmsprop, adam or adamw")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--model", metavar="KEY=VALUE", type=key_value, action="append", default=[],
+                   help="change a model setting, e.g. encoder_units=200,50 or activation=relu")  # fmt: skip
+    p.add_argument("--train-size", type=positive_int, help="use only the first N training images")
+    p.add_argument("--valid-size", type=positive_int, help="use only the first N validation images")
+    add_data_options(p)
+    add_device_options(p)
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: chosen for the model)")
+    p.add_argument("--out", help="run folder (default: runs/<preset>-<date>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its last epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.api import default_run_path
+
+    common = {"device": args.device, "threads": args.threads, "progress": not args.quiet}
+    out = args.resume or args.out or default_run_path(args.preset)
+    try:
+        result = _train_or_resume(args, out, common)
+    except KeyboardInterrupt:
+        print(f"autoencode: interrupted; {out} holds the last finished epoch "
+              f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
+        return 130
+    last = result.history[-1]
+    print(f"trained {last['epoch']} epochs: loss {last['loss']:.4f}"
+          + (f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""))  # fmt: skip
+    print(f"wrote {result.path}")
+    return 0
+
+
+def _train_or_resume(args, out, common):
+    from autoencode.api import resume, train
+    from autoencode.data.datasets import load_dataset
+    from autoencode.models.base import config_from_dict
+    from autoencode.presets import get_preset
+
+    if args.resume:
+        from autoencode.training.checkpoint import read_json
+
+        saved = read_json(f"{args.resume}/config.json")
+        data = _data(load_dataset(args.data or saved["data"]["dataset"], args.data_dir), args)
+        return resume(args.resume, data, epochs=args.epochs, **common)
+    else:
+        preset = get_preset(args.preset)
+        model = preset.model
+        if args.model:
+            model = config_from_dict({**model.to_dict(), **dict(args.model)})
+        overrides = {k: v for k, v in [("epochs", args.epochs), ("batch_size", args.batch_size),
+                                       ("lr", args.lr), ("optimizer", args.optimizer),
+                                       ("seed", args.seed)] if v is not None}  # fmt: skip
+        if args.optimizer and args.optimizer != preset.training.optimizer:
+            overrides["optimizer_options"] = {}  # the preset's options belong to its own optimizer
+        data = _data(load_dataset(args.data or "fashion-mnist", args.data_dir), args)
+    return train(args.preset, data, out, model=model, overwrite=args.overwrite, **common, **overrides)
+
+
+def _data(data, args):
+    return data.subset(args.train_size, args.valid_size)

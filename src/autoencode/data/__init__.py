@@ -1,0 +1,1 @@
+"""Datasets: the strict IDX reader, where Fashion-MNIST is found, and the dataset registry."""

@@ -1,0 +1,198 @@
+"""Datasets: uint8 images with optional labels and class names, in train / valid / test splits.
+
+Images stay uint8 in memory, ``(N, H, W)`` or ``(N, H, W, C)``; conversion to float happens per
+batch on the training device. A dataset is named by a registry key (``fashion-mnist``) or by a
+path to a ``.npz`` / ``.npy`` file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autoencode.data import sources
+from autoencode.data.idx import parse_idx
+from autoencode.errors import DataError
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (uint8) and, when known, their integer labels."""
+
+    images: np.ndarray
+    labels: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
+            raise DataError(
+                f"images must be uint8 of shape (N, H, W) or (N, H, W, C), "
+                f"got {self.images.dtype} {self.images.shape}"
+            )
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def head(self, n: int) -> Split:
+        """The first ``n`` examples."""
+        labels = None if self.labels is None else self.labels[:n]
+        return Split(self.images[:n], labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)``, the layout models take."""
+        shape = self.images.shape
+        return (1, *shape[1:3]) if len(shape) == 3 else (shape[3], shape[1], shape[2])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Named splits of one dataset, with class names where the labels have them."""
+
+    name: str
+    train: Split
+    valid: Split
+    test: Split | None = None
+    class_names: tuple[str, ...] | None = None
+    source: str = ""
+
+    def split(self, name: str) -> Split:
+        """One split by name: ``train``, ``valid`` or ``test``."""
+        split = {"train": self.train, "valid": self.valid, "test": self.test}.get(name)
+        if split is None:
+            raise DataError(f"dataset {self.name!r} has no split {name!r}")
+        return split
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.train.image_shape
+
+    def subset(self, train: int | None = None, valid: int | None = None) -> Dataset:
+        """The same dataset with only the first ``train`` / ``valid`` examples (quick runs)."""
+        return Dataset(
+            self.name,
+            self.train if train is None else self.train.head(train),
+            self.valid if valid is None else self.valid.head(valid),
+            self.test,
+            self.class_names,
+            self.source,
+        )
+
+
+def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True) -> Dataset:
+    """Fashion-MNIST with the seed's splits: valid = first 5,000 of train, train = the other 55,000."""
+    folder = sources.locate_fashion_mnist(data_dir, download=download)
+
+    def read(name: str) -> np.ndarray:
+        return parse_idx(sources.fashion_mnist_file(folder, name), str(folder / name))
+
+    train_images, train_labels = read("train-images-idx3-ubyte.gz"), read("train-labels-idx1-ubyte.gz")
+    test_images, test_labels = read("t10k-images-idx3-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz")
+    for part, images, labels in (("train", train_images, train_labels), ("t10k", test_images, test_labels)):
+        if len(images) != len(labels):
+            raise DataError(f"{folder}: {part} has {len(images)} images but {len(labels)} labels")
+        if images.ndim != 3 or labels.ndim != 1:
+            raise DataError(f"{folder}: {part} images must be (N, 28, 28) and labels (N,)")
+    full = Split(train_images, train_labels.astype(np.int64))
+    return Dataset(
+        name="fashion-mnist",
+        train=Split(full.images[5000:], full.labels[5000:]),
+        valid=full.head(5000),
+        test=Split(test_images, test_labels.astype(np.int64)),
+        class_names=FASHION_MNIST_CLASSES,
+        source=str(folder),
+    )
+
+
+def _as_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    """uint8 images from uint8, or from floats in [0, 1] (scaled and rounded)."""
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        if array.size and (np.nanmin(array) < 0 or np.nanmax(array) > 1 or np.isnan(array).any()):
+            raise DataError(f"{what}: float images must lie in [0, 1]")
+        return np.rint(array * 255).astype(np.uint8)
+    raise DataError(f"{what}: images must be uint8 or float in [0, 1], got {array.dtype}")
+
+
+def _split_off_valid(images, labels, valid_fraction: float):
+    """valid = the first ``valid_fraction`` of the examples, as the seed does for Fashion-MNIST."""
+    n_valid = max(1, round(len(images) * valid_fraction))
+    if n_valid >= len(images):
+        raise DataError(f"need at least 2 images to split off validation, got {len(images)}")
+    head = None if labels is None else labels[:n_valid]
+    tail = None if labels is None else labels[n_valid:]
+    return Split(images[n_valid:], tail), Split(images[:n_valid], head)
+
+
+def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
+    """A dataset from a ``.npy`` (images only) or ``.npz`` file.
+
+    ``.npz`` keys follow Keras' ``mnist.npz``: ``x_train`` (required), ``y_train``, ``x_valid``,
+    ``y_valid``, ``x_test``, ``y_test``; or a single ``images`` (+ ``labels``). Optional
+    ``class_names``. Without ``x_valid``, the first ``valid_fraction`` of train is held out.
+    """
+    path = Path(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    if isinstance(loaded, np.ndarray):
+        arrays = {"x_train": loaded}
+    else:
+        with loaded:
+            arrays = {k: loaded[k] for k in loaded.files}
+    arrays.setdefault("x_train", arrays.pop("images", None))
+    arrays.setdefault("y_train", arrays.pop("labels", None))
+    if arrays["x_train"] is None:
+        raise DataError(f"{path}: expected an array 'x_train' or 'images', found {sorted(arrays)}")
+
+    def split(prefix: str) -> Split | None:
+        images = arrays.get(f"x_{prefix}")
+        if images is None:
+            return None
+        labels = arrays.get(f"y_{prefix}")
+        labels = None if labels is None else np.asarray(labels).astype(np.int64)
+        return Split(_as_uint8(images, f"{path}[x_{prefix}]"), labels)
+
+    train, valid = split("train"), split("valid")
+    if valid is None:
+        train, valid = _split_off_valid(train.images, train.labels, valid_fraction)
+    names = arrays.get("class_names")
+    return Dataset(
+        name=path.stem,
+        train=train,
+        valid=valid,
+        test=split("test"),
+        class_names=None if names is None else tuple(str(n) for n in names),
+        source=str(path),
+    )
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {"fashion-mnist": load_fashion_mnist}
+
+
+def load_dataset(name: str | Path, data_dir: str | Path | None = None) -> Dataset:
+    """A dataset by registry name (``fashion-mnist``) or a path to a ``.npz`` / ``.npy`` file.
+
+    >>> data = load_dataset("fashion-mnist")
+    >>> len(data.train), len(data.valid), len(data.test)
+    (55000, 5000, 10000)
+    """
+    if str(name) in DATASETS:
+        return DATASETS[str(name)](data_dir)
+    if Path(name).suffix in (".npz", ".npy"):
+        return load_array_file(name)
+    known = ", ".join(sorted(DATASETS))
+    raise DataError(f"unknown dataset {str(name)!r}: expected one of {known}, or a .npz/.npy file")

@@ -1,0 +1,58 @@
+"""The stacked (fully connected) autoencoder of the seed: 784 → 100 → 30 | 30 → 100 → 784."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from autoencode.errors import ConfigError
+from autoencode.models.base import Autoencoder, ModelConfig, register
+from autoencode.models.layers import Dense, check_activation
+
+
+@dataclass
+class StackedConfig(ModelConfig):
+    """Layer sizes and activations of a stacked autoencoder.
+
+    The seed's decoder hidden layer has no activation (``Dense(100)``, linear): kept as written.
+    """
+
+    kind = "stacked"
+    encoder_units: tuple[int, ...] = (100, 30)
+    decoder_units: tuple[int, ...] = (100,)
+    activation: str = "selu"
+    decoder_activation: str = "linear"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.encoder_units = tuple(int(u) for u in self.encoder_units)
+        self.decoder_units = tuple(int(u) for u in self.decoder_units)
+        if not self.encoder_units or min(self.encoder_units + self.decoder_units, default=1) < 1:
+            raise ConfigError("encoder_units must be non-empty and every layer size positive")
+        check_activation(self.activation)
+        check_activation(self.decoder_activation)
+
+
+def _dense_stack(sizes: list[int], activation: str) -> list[Dense]:
+    return [Dense(a, b, activation) for a, b in zip(sizes, sizes[1:])]
+
+
+@register(StackedConfig)
+class StackedAutoencoder(Autoencoder):
+    """Dense layers down to a flat coding vector and back up to the image."""
+
+    def __init__(self, config: StackedConfig):
+        super().__init__(config)
+        pixels = math.prod(config.input_shape)
+        codings = config.encoder_units[-1]
+        self.encoder = nn.Sequential(
+            nn.Flatten(),  # (N, C, H, W) -> (N, C*H*W)
+            *_dense_stack([pixels, *config.encoder_units], config.activation),
+        )
+        self.decoder = nn.Sequential(
+            *_dense_stack([codings, *config.decoder_units], config.decoder_activation),
+            Dense(config.decoder_units[-1] if config.decoder_units else codings, pixels),
+            nn.Unflatten(1, config.input_shape),  # (N, C*H*W) -> (N, C, H, W) logits
+        )

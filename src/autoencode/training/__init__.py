@@ -1,0 +1,1 @@
+"""Training: settings, the model-agnostic trainer, and run-folder I/O."""

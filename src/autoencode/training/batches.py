@@ -1,0 +1,24 @@
+"""Images in memory as uint8 tensors, and the per-batch conversion to float on the device."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def image_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 ``(N, H, W)`` / ``(N, H, W, C)`` to a uint8 ``(N, C, H, W)`` tensor on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(images))
+    t = t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+    return t.to(device)
+
+
+def to_float(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels to float32 in [0, 1], as the seed's ``X / 255.0``."""
+    return batch.float().div_(255.0)
+
+
+def batches(images: torch.Tensor, batch_size: int):
+    """Consecutive float batches of ``images`` (for evaluation and prediction)."""
+    for start in range(0, len(images), batch_size):
+        yield to_float(images[start : start + batch_size])

@@ -1,0 +1,153 @@
+"""A model-agnostic trainer: it knows only that ``model(x).losses`` are terms to minimise.
+
+Epochs shuffle the in-memory uint8 images with one ``randperm``, slice batches and convert them on
+the device; validation runs in large batches under ``inference_mode``. After each epoch the
+callbacks run (the run folder uses one to save weights, history and a resumable checkpoint).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from autoencode.data.datasets import Split
+from autoencode.errors import AutoencodeError
+from autoencode.models.base import Autoencoder
+from autoencode.training.batches import batches, image_tensor, to_float
+from autoencode.training.config import TrainingConfig
+from autoencode.training.device import auto_threads, resolve_device
+
+
+class TrainingDiverged(AutoencodeError):
+    """The loss became NaN or infinite."""
+
+
+@torch.inference_mode()
+def evaluate_losses(model: Autoencoder, images: torch.Tensor, batch_size: int = 1000) -> dict:
+    """Each loss term averaged over ``images`` (a uint8 ``(N, C, H, W)`` tensor)."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    for x in batches(images, batch_size):
+        for name, value in model(x).losses.items():
+            sums[name] = sums.get(name, 0.0) + float(value) * len(x)
+    model.train(was_training)
+    return loss_row({name: total / len(images) for name, total in sums.items()})
+
+
+def loss_row(means: dict[str, float]) -> dict[str, float]:
+    """``loss`` (the sum), then each named term when there is more than one."""
+    total = sum(means.values())
+    return {"loss": total, **means} if len(means) > 1 else {"loss": total}
+
+
+class Trainer:
+    """Trains ``model`` with ``config``; ``fit`` may be called again to continue (resume).
+
+    ``history`` holds one dict per finished epoch: ``epoch``, ``loss`` (and each named term when
+    there are several), the same prefixed ``val_`` and ``seconds``.
+    """
+
+    def __init__(self, model: Autoencoder, config: TrainingConfig, device: str = "auto",
+                 threads: int | None = None, progress: bool = True,
+                 callbacks: Sequence[Callable[[Trainer], None]] = ()):  # fmt: skip
+        self.config = config
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.threads = threads or auto_threads(model)
+        self.progress = progress
+        self.callbacks = list(callbacks)
+        self.optimizer = config.make_optimizer(self.model.parameters())
+        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.history: list[dict] = []
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished so far."""
+        return len(self.history)
+
+    def fit(self, train: Split, valid: Split | None = None) -> list[dict]:
+        """Train until ``config.epochs`` epochs are done; returns the history."""
+        previous_threads = torch.get_num_threads()
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        try:
+            train_images = image_tensor(train.images, self.device)
+            valid_images = None if valid is None else image_tensor(valid.images, self.device)
+            while self.epoch < self.config.epochs:
+                start = time.perf_counter()
+                row = {"epoch": self.epoch + 1, **self._train_epoch(train_images)}
+                if valid_images is not None:
+                    val = evaluate_losses(self.model, valid_images)
+                    row.update({f"val_{k}": v for k, v in val.items()})
+                row["seconds"] = time.perf_counter() - start
+                self._check_finite(row)
+                self.history.append(row)
+                self._report(row)
+                for callback in self.callbacks:
+                    callback(self)
+        finally:
+            torch.set_num_threads(previous_threads)
+        return self.history
+
+    def _train_epoch(self, images: torch.Tensor) -> dict:
+        self.model.train()
+        n, bs = len(images), self.config.batch_size
+        order = torch.randperm(n, generator=self.shuffle).to(self.device)
+        sums: dict[str, torch.Tensor] = {}
+        bar = tqdm(total=math.ceil(n / bs), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+                   disable=None if self.progress else True, leave=False, unit="batch", mininterval=0.5)  # fmt: skip
+        for step, start in enumerate(range(0, n, bs), 1):
+            x = to_float(images[order[start : start + bs]])
+            out = self.model(x)
+            loss = out.loss
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            for name, value in out.losses.items():
+                term = value.detach() * len(x)
+                sums[name] = sums[name] + term if name in sums else term
+            if self.progress and step % 100 == 0:
+                done = min(start + bs, n)
+                bar.set_postfix(loss=f"{sum(float(s) for s in sums.values()) / done:.4f}", refresh=False)
+            bar.update()
+        bar.close()
+        return loss_row({name: float(total) / n for name, total in sums.items()})
+
+    def _check_finite(self, row: dict) -> None:
+        if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
+            raise TrainingDiverged(
+                f"the loss became {row['loss']} in epoch {row['epoch']}; "
+                "try a smaller --lr (the last finite epoch is kept)"
+            )
+
+    def _report(self, row: dict) -> None:
+        if self.progress:
+            terms = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
+            tqdm.write(f"epoch {row['epoch']}/{self.config.epochs}  {terms}  ({row['seconds']:.1f} s)")
+
+    # -- resume -----------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """Everything needed to continue exactly: tensors (optimizer, RNG) and JSON-able metadata."""
+        from autoencode.training.checkpoint import flatten_optimizer_state
+
+        tensors, optimizer_meta = flatten_optimizer_state(self.optimizer.state_dict())
+        tensors["rng.shuffle"] = self.shuffle.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors, {"history": self.history, "optimizer": optimizer_meta}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        from autoencode.training.checkpoint import unflatten_optimizer_state
+
+        self.optimizer.load_state_dict(unflatten_optimizer_state(tensors, meta["optimizer"]))
+        self.shuffle.set_state(tensors["rng.shuffle"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.history = list(meta["history"])
