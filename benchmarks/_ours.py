@@ -19,13 +19,21 @@ data = ae.load_dataset("fashion-mnist")
 load_s = time.perf_counter() - t0
 with tempfile.TemporaryDirectory() as out:
     t = time.perf_counter()
-    run = ae.train(preset, data, out, epochs=epochs, seed=seed, progress=False, overwrite=True, **extra)
+    run = ae.train(
+        preset, data, out, epochs=epochs, seed=seed, progress=False, overwrite=True, **extra
+    )
     fit_s = time.perf_counter() - t
 last = run.history[-1]
 result = {
-    "preset": preset, "epochs": epochs, "seed": seed, "load_s": load_s, "fit_s": fit_s,
-    "s_per_epoch": fit_s / epochs, "val_loss": last["val_loss"],
-    "threads": run.config["runtime"]["threads"], "device": run.config["runtime"]["device"],
+    "preset": preset,
+    "epochs": epochs,
+    "seed": seed,
+    "load_s": load_s,
+    "fit_s": fit_s,
+    "s_per_epoch": fit_s / epochs,
+    "val_loss": last["val_loss"],
+    "threads": run.config["runtime"]["threads"],
+    "device": run.config["runtime"]["device"],
     "params": sum(p.numel() for p in run.model.parameters()),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }

@@ -46,7 +46,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["stacked"], choices=sorted(EPOCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument("--epochs", type=int, help="override every model's epochs (quick checks)")
-    parser.add_argument("--keras-python", default=os.path.expanduser("~/.venvs/keras-peer/bin/python"))
+    parser.add_argument(
+        "--keras-python", default=os.path.expanduser("~/.venvs/keras-peer/bin/python")
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "seed_vs_keras.json"))
     args = parser.parse_args()
 
@@ -55,13 +57,21 @@ def main() -> None:
         epochs = args.epochs or EPOCHS[model]
         runs_ours, runs_keras = [], []
         for i, seed in enumerate(args.seeds):
-            if i == 0 or i == len(args.seeds) - 1:  # Keras before the first and after the last of ours
+            if (
+                i == 0 or i == len(args.seeds) - 1
+            ):  # Keras before the first and after the last of ours
                 runs_keras.append(keras(model, epochs, args.keras_python))
                 print(f"keras {model}: {runs_keras[-1]}", flush=True)
             runs_ours.append(ours(model, epochs, seed))
             print(f"ours  {model}: {runs_ours[-1]}", flush=True)
-        med = {k: statistics.median(r[k] for r in runs_ours) for k in ("s_per_epoch", "val_loss", "peak_rss_mb")}
-        kmed = {k: statistics.median(r[k] for r in runs_keras) for k in ("s_per_epoch", "val_loss", "peak_rss_mb")}
+        med = {
+            k: statistics.median(r[k] for r in runs_ours)
+            for k in ("s_per_epoch", "val_loss", "peak_rss_mb")
+        }
+        kmed = {
+            k: statistics.median(r[k] for r in runs_keras)
+            for k in ("s_per_epoch", "val_loss", "peak_rss_mb")
+        }
         report["models"][model] = {
             "epochs": epochs, "ours": runs_ours, "keras": runs_keras,
             "median_ours": med, "median_keras": kmed,

@@ -6,6 +6,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import torch
+
 from autoencode.data.datasets import DATASETS, Dataset
 from autoencode.errors import AutoencodeError, RunFolderError
 from autoencode.models.base import ModelConfig, build_model, config_from_dict
@@ -57,6 +59,7 @@ def train(
         "data": {"dataset": data.name if data.name in DATASETS else data.source,
                  "source": data.source, "train_size": len(data.train), "valid_size": len(data.valid)},
     }  # fmt: skip
+    torch.manual_seed(training.seed)  # one seed for the weights, the shuffling and any sampling
     trainer = Trainer(build_model(model_config), training, device, threads, progress)
     return _fit(trainer, data, out, config)
 
@@ -101,6 +104,8 @@ def _prepare_folder(path: Path, overwrite: bool) -> None:
         raise RunFolderError(f"{path}: exists and is not a folder")
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
-            raise RunFolderError(f"{path}: run folder exists; use --resume to continue it or --overwrite")
+            raise RunFolderError(
+                f"{path}: run folder exists; use --resume to continue it or --overwrite"
+            )
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("datasets", help="show where datasets are found",
                        description="List the places Fashion-MNIST is looked for, in order.")  # fmt: skip
     p.add_argument("--data-dir", help="an explicit folder to look in first")
+    p.add_argument("--fetch", action="store_true",
+                   help="download the official files into the user cache if no place is complete")  # fmt: skip
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from autoencode.data.sources import candidates
+    from autoencode.data.sources import candidates, locate_fashion_mnist
 
     print("fashion-mnist, looked for in this order (the first complete one is used):")
     chosen = False
@@ -24,6 +26,10 @@ def run(args) -> int:
         else:
             state = "missing " + ", ".join(place.missing)
         print(f"  {place.origin:16} {place.path}  {state}")
-    if not chosen:
-        print("  none complete: 'autoencode train' will download the official files into the user cache")
+    if args.fetch:
+        print(f"using {locate_fashion_mnist(args.data_dir)}")
+    elif not chosen:
+        print(
+            "  none complete: 'autoencode train' will download the official files into the user cache"
+        )
     return 0

@@ -53,4 +53,6 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N"
+    )

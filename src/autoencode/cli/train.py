@@ -5,7 +5,11 @@ from __future__ import annotations
 import sys
 
 from autoencode.cli.options import (
-    add_data_options, add_device_options, key_value, positive_float, positive_int,
+    add_data_options,
+    add_device_options,
+    key_value,
+    positive_float,
+    positive_int,
 )  # fmt: skip
 
 
@@ -13,7 +17,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train an autoencoder into a run folder",
                        description="Train an autoencoder; writes runs/<name>/ "
                                    "(config.json, model.safetensors, history.csv, metrics.json).")  # fmt: skip
-    p.add_argument("--preset", default="stacked", help="named configuration (see 'autoencode summary')")
+    p.add_argument(
+        "--preset", default="stacked", help="named configuration (see 'autoencode summary')"
+    )
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=positive_float, help="learning rate")
@@ -25,10 +31,14 @@ def add_parser(sub) -> None:
     p.add_argument("--valid-size", type=positive_int, help="use only the first N validation images")
     add_data_options(p)
     add_device_options(p)
-    p.add_argument("--threads", type=positive_int, help="CPU threads (default: chosen for the model)")
+    p.add_argument(
+        "--threads", type=positive_int, help="CPU threads (default: chosen for the model)"
+    )
     p.add_argument("--out", help="run folder (default: runs/<preset>-<date>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its last epoch")
+    p.add_argument(
+        "--resume", metavar="RUN", help="continue the run folder RUN from its last epoch"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.set_defaults(run=run)
 
@@ -74,7 +84,9 @@ def _train_or_resume(args, out, common):
         if args.optimizer and args.optimizer != preset.training.optimizer:
             overrides["optimizer_options"] = {}  # the preset's options belong to its own optimizer
         data = _data(load_dataset(args.data or "fashion-mnist", args.data_dir), args)
-    return train(args.preset, data, out, model=model, overwrite=args.overwrite, **common, **overrides)
+    return train(
+        args.preset, data, out, model=model, overwrite=args.overwrite, **common, **overrides
+    )
 
 
 def _data(data, args):

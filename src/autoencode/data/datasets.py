@@ -95,9 +95,15 @@ def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True
     def read(name: str) -> np.ndarray:
         return parse_idx(sources.fashion_mnist_file(folder, name), str(folder / name))
 
-    train_images, train_labels = read("train-images-idx3-ubyte.gz"), read("train-labels-idx1-ubyte.gz")
+    train_images, train_labels = (
+        read("train-images-idx3-ubyte.gz"),
+        read("train-labels-idx1-ubyte.gz"),
+    )
     test_images, test_labels = read("t10k-images-idx3-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz")
-    for part, images, labels in (("train", train_images, train_labels), ("t10k", test_images, test_labels)):
+    for part, images, labels in (
+        ("train", train_images, train_labels),
+        ("t10k", test_images, test_labels),
+    ):
         if len(images) != len(labels):
             raise DataError(f"{folder}: {part} has {len(images)} images but {len(labels)} labels")
         if images.ndim != 3 or labels.ndim != 1:

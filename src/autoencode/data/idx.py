@@ -47,7 +47,9 @@ def read_bytes(path: str | Path) -> bytes:
 def parse_idx(content: bytes, name: str = "<bytes>") -> np.ndarray:
     """Parse IDX bytes into an array of the file's own type and shape."""
     if len(content) < 4 or content[0] != 0 or content[1] != 0 or content[2] not in _TYPES:
-        raise DataError(f"{name}: not an IDX file (bad magic number {content[:4].hex() or 'empty'})")
+        raise DataError(
+            f"{name}: not an IDX file (bad magic number {content[:4].hex() or 'empty'})"
+        )
     dtype, ndim = _TYPES[content[2]], content[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(content) < header:

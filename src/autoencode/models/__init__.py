@@ -1,6 +1,21 @@
 """Models: the contract (``base``), the layers, and one module per architecture."""
 
 from autoencode.models import stacked  # registers its model
-from autoencode.models.base import MODELS, Autoencoder, ModelConfig, Output, build_model, config_from_dict
+from autoencode.models.base import (
+    MODELS,
+    Autoencoder,
+    ModelConfig,
+    Output,
+    build_model,
+    config_from_dict,
+)
 
-__all__ = ["MODELS", "Autoencoder", "ModelConfig", "Output", "build_model", "config_from_dict", "stacked"]
+__all__ = [
+    "MODELS",
+    "Autoencoder",
+    "ModelConfig",
+    "Output",
+    "build_model",
+    "config_from_dict",
+    "stacked",
+]

@@ -30,7 +30,9 @@ class ModelConfig:
     def __post_init__(self):
         self.input_shape = tuple(int(s) for s in self.input_shape)
         if len(self.input_shape) != 3 or min(self.input_shape) < 1:
-            raise ConfigError(f"input_shape must be (C, H, W) of positive sizes, got {self.input_shape}")
+            raise ConfigError(
+                f"input_shape must be (C, H, W) of positive sizes, got {self.input_shape}"
+            )
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}

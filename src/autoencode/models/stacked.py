@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ class StackedConfig(ModelConfig):
 
 
 def _dense_stack(sizes: list[int], activation: str) -> list[Dense]:
-    return [Dense(a, b, activation) for a, b in zip(sizes, sizes[1:])]
+    return [Dense(a, b, activation) for a, b in itertools.pairwise(sizes)]
 
 
 @register(StackedConfig)

@@ -63,7 +63,9 @@ def read_json(path: str | Path) -> dict:
     return data
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> Path:
+def save_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None
+) -> Path:
     """Tensors to a safetensors file, with ``meta`` (any JSON) stored in its header."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     header = {"json": json.dumps(meta)} if meta is not None else None

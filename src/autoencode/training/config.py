@@ -24,7 +24,9 @@ def _adam(params, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
 
 
 def _adamw(params, lr, beta_1=0.9, beta_2=0.999, eps=1e-7, weight_decay=0.004):
-    return torch.optim.AdamW(params, lr=lr, betas=(beta_1, beta_2), eps=eps, weight_decay=weight_decay)
+    return torch.optim.AdamW(
+        params, lr=lr, betas=(beta_1, beta_2), eps=eps, weight_decay=weight_decay
+    )
 
 
 OPTIMIZERS = {"sgd": _sgd, "rmsprop": _rmsprop, "adam": _adam, "adamw": _adamw}

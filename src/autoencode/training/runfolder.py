@@ -23,10 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencode.errors import RunFolderError
+from autoencode.errors import ConfigError, RunFolderError
 from autoencode.models.base import Autoencoder, build_model
 from autoencode.training.batches import image_tensor, to_float
-from autoencode.training.checkpoint import load_tensors, read_json, save_tensors, write_json, write_text
+from autoencode.training.checkpoint import (
+    load_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+    write_text,
+)
 
 FORMAT = "autoencode-run/1"
 CHECKPOINT = Path("checkpoint") / "last.safetensors"
@@ -87,7 +93,10 @@ def read_history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        return [{k: float(v) if k != "epoch" else int(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [
+            {k: float(v) if k != "epoch" else int(v) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
 
 
 @dataclass
@@ -117,7 +126,10 @@ class Run:
     def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
         self.model.eval()
         tensor = image_tensor(images, self.device)
-        parts = [fn(to_float(tensor[i : i + batch_size])).cpu() for i in range(0, len(tensor), batch_size)]
+        parts = [
+            fn(to_float(tensor[i : i + batch_size])).cpu()
+            for i in range(0, len(tensor), batch_size)
+        ]
         return torch.cat(parts).numpy()
 
     def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -138,12 +150,17 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     config = read_json(path / "config.json")
     if config.get("format") != FORMAT or "model" not in config:
         raise RunFolderError(f"{path / 'config.json'}: not an autoencode run config ({FORMAT})")
-    model = build_model(config["model"])
+    try:
+        model = build_model(config["model"])
+    except ConfigError as e:
+        raise RunFolderError(f"{path / 'config.json'}: {e}") from None
     weights, _ = load_tensors(path / "model.safetensors")
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
-        raise RunFolderError(f"{path / 'model.safetensors'}: does not fit config.json ({first})") from None
+        raise RunFolderError(
+            f"{path / 'model.safetensors'}: does not fit config.json ({first})"
+        ) from None
     model.to(device).eval()
     return Run(path, config, model, read_history(path / "history.csv"))

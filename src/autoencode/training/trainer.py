@@ -113,7 +113,9 @@ class Trainer:
                 sums[name] = sums[name] + term if name in sums else term
             if self.progress and step % 100 == 0:
                 done = min(start + bs, n)
-                bar.set_postfix(loss=f"{sum(float(s) for s in sums.values()) / done:.4f}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{sum(float(s) for s in sums.values()) / done:.4f}", refresh=False
+                )
             bar.update()
         bar.close()
         return loss_row({name: float(total) / n for name, total in sums.items()})
@@ -127,8 +129,12 @@ class Trainer:
 
     def _report(self, row: dict) -> None:
         if self.progress:
-            terms = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
-            tqdm.write(f"epoch {row['epoch']}/{self.config.epochs}  {terms}  ({row['seconds']:.1f} s)")
+            terms = "  ".join(
+                f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")
+            )
+            tqdm.write(
+                f"epoch {row['epoch']}/{self.config.epochs}  {terms}  ({row['seconds']:.1f} s)"
+            )
 
     # -- resume -----------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:

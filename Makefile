@@ -1,0 +1,50 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := runs/demo
+
+.PHONY: demo test install dev data lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev
+
+# Fashion-MNIST: Debian's package where we may install it, else the official files (verified).
+data: install
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) || true; \
+	fi
+	$(BIN)/autoencode datasets --fetch
+
+demo: data
+	$(BIN)/autoencode summary --preset stacked
+	$(BIN)/autoencode train --preset stacked --out $(DEMO)/stacked --overwrite
+	$(BIN)/autoencode reconstruct $(DEMO)/stacked
+
+test: dev
+	$(BIN)/python -m pytest -q
+
+lint: dev
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/seed_vs_keras.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,135 @@
+"""The CLI in-process (``main(argv)``), plus two subprocess checks: --help speed and Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoencode.cli.main import main
+from autoencode.training.runfolder import load_run
+from conftest import synthetic_images
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def trained(tiny_npz, tmp_path, capsys):
+    code, out, _ = cli(capsys, "train", "--data", tiny_npz, "--epochs", 2, "--batch-size", 16,
+                       "--out", tmp_path / "run", "--quiet")  # fmt: skip
+    assert code == 0, out
+    return tmp_path / "run"
+
+
+def test_train_writes_a_run_folder(trained, capsys):
+    run = load_run(trained)
+    assert len(run.history) == 2 and run.config["data"]["dataset"].endswith("tiny.npz")
+    assert run.config["training"]["batch_size"] == 16
+
+
+def test_train_model_options(tiny_npz, tmp_path, capsys):
+    code, _out, err = cli(capsys, "train", "--data", tiny_npz, "--epochs", 1, "--out", tmp_path / "r",
+                         "--model", "encoder_units=64,8", "--model", "activation=relu",
+                         "--optimizer", "adam", "--lr", "0.001", "--quiet")  # fmt: skip
+    assert code == 0, err
+    run = load_run(tmp_path / "r")
+    assert (
+        run.config["model"]["encoder_units"] == [64, 8]
+        and run.config["training"]["optimizer"] == "adam"
+    )
+    assert run.encode(synthetic_images(3)[0]).shape == (3, 8)
+
+
+def test_summary_matches_the_seed(capsys):
+    code, out, _ = cli(capsys, "summary", "--preset", "stacked")
+    assert code == 0
+    assert "Total params: 163,814" in out and "(None, 30)" in out
+
+
+def test_summary_of_a_run_and_the_preset_list(trained, capsys):
+    assert "Total params: 163,814" in cli(capsys, "summary", trained)[1]
+    assert "stacked" in cli(capsys, "summary")[1]
+
+
+def test_reconstruct_writes_a_png(trained, capsys):
+    code, out, _ = cli(capsys, "reconstruct", trained, "-n", 4)
+    png = trained / "figures" / "reconstructions.png"
+    assert code == 0 and f"wrote {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_from_the_cli(trained, capsys):
+    code, _out, err = cli(capsys, "train", "--resume", trained, "--epochs", 3, "--quiet")
+    assert code == 0, err
+    assert len(load_run(trained).history) == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--epochs", "0"], "train: argument --epochs: expected a positive integer, got '0'"),
+    (["train", "--batch-size", "-1"], "argument --batch-size: expected a positive integer, got '-1'"),
+    (["train", "--lr", "zero"], "argument --lr: expected a positive number"),
+    (["train", "--preset", "nope"], "unknown preset 'nope': expected one of stacked"),
+    (["train", "--data", "nowhere.npz"], "nowhere.npz: no such file"),
+    (["train", "--data-dir", "/nonexistent"], "/nonexistent: data directory (--data-dir) does not exist"),
+    (["train", "--model", "units"], "expected KEY=VALUE"),
+    (["train", "--model", "wings=2"], "unknown stacked model setting(s): wings"),
+    (["train", "--device", "tpu:9"], "unknown device 'tpu:9'"),
+    (["reconstruct", "/nonexistent/run"], "/nonexistent/run: not a run folder"),
+    (["summary", "--preset", "nope"], "unknown preset 'nope'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])  # fmt: skip
+def test_bad_input_is_one_line(capsys, argv, message):
+    code, _out, err = cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("autoencode: error: "), err
+    assert message in err
+
+
+def test_existing_out_folder_is_refused(trained, tiny_npz, capsys):
+    code, _, err = cli(capsys, "train", "--data", tiny_npz, "--out", trained, "--quiet")
+    assert code == 2 and "run folder exists" in err
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    probe = "import sys; from autoencode.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+        == "False"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autoencode", "--help"], check=True, capture_output=True)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
+    images, labels = synthetic_images(4000)
+    np.savez(tmp_path / "big.npz", x_train=images, y_train=labels)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoencode", "train", "--data", tmp_path / "big.npz", "--epochs", "500",
+         "--out", run_dir, "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while (
+        not (run_dir / "history.csv").exists()
+        and time.monotonic() < deadline
+        and proc.poll() is None
+    ):
+        time.sleep(0.05)
+    time.sleep(0.3)  # land somewhere inside a later epoch, or inside a save
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "holds the last finished epoch" in err
+    run = load_run(run_dir)
+    assert 1 <= len(run.history) < 500
+    assert not list(Path(run_dir).rglob(".*.tmp"))

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+
+from autoencode.api import resume, train
+from autoencode.models.stacked import StackedConfig
+from autoencode.training.trainer import TrainingDiverged
+
+
+def test_history_and_run_folder(tiny_data, tmp_path):
+    run = train("stacked", tiny_data, tmp_path / "r", epochs=3, batch_size=16, progress=False)
+    assert [r["epoch"] for r in run.history] == [1, 2, 3]
+    assert {"loss", "val_loss", "seconds"} <= set(run.history[0])
+    assert run.history[-1]["loss"] < run.history[0]["loss"]
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "history.csv",
+        "metrics.json",
+        "checkpoint/last.safetensors",
+    ):
+        assert (tmp_path / "r" / name).is_file(), name
+    assert run.config["training"]["seed"] == 42 and run.config["runtime"]["device"] == "cpu"
+    assert not list((tmp_path / "r").rglob(".*.tmp"))
+
+
+def test_resume_continues_exactly(tiny_data, tmp_path):
+    straight = train("stacked", tiny_data, tmp_path / "a", epochs=3, batch_size=16, progress=False)
+    train("stacked", tiny_data, tmp_path / "b", epochs=1, batch_size=16, progress=False)
+    resumed = resume(tmp_path / "b", tiny_data, epochs=3, progress=False)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    for a, b in zip(
+        straight.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+def test_diverging_loss_is_stopped_and_the_last_good_epoch_kept(tiny_data, tmp_path):
+    with pytest.raises(TrainingDiverged, match="smaller --lr"):
+        train("stacked", tiny_data, tmp_path / "r", epochs=3, lr=float("inf"), progress=False)
+    assert not (tmp_path / "r" / "model.safetensors").exists()  # no finite epoch: nothing saved
+
+
+def test_model_follows_the_data_shape(tmp_path):
+    from autoencode.data.datasets import Dataset, Split
+
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 12, 10, 3)).astype(np.uint8)
+    data = Dataset("rgb", Split(rgb[8:]), Split(rgb[:8]))
+    run = train(None, data, tmp_path / "r", model=StackedConfig(encoder_units=(16, 4)), epochs=1,
+                progress=False)  # fmt: skip
+    assert run.config["model"]["input_shape"] == [3, 12, 10]
+    assert run.reconstruct(rgb[:5]).shape == (5, 12, 10, 3)
+    assert run.encode(rgb[:5]).shape == (5, 4)
