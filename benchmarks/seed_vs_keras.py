@@ -45,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["stacked"], choices=sorted(EPOCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
+    parser.add_argument("--keras-runs", type=int, default=1, choices=[1, 2],
+                        help="Keras before ours (1), or before and after (2)")  # fmt: skip
     parser.add_argument("--epochs", type=int, help="override every model's epochs (quick checks)")
     parser.add_argument(
         "--keras-python", default=os.path.expanduser("~/.venvs/keras-peer/bin/python")

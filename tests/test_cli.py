@@ -133,3 +133,36 @@ def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
     run = load_run(run_dir)
     assert 1 <= len(run.history) < 500
     assert not list(Path(run_dir).rglob(".*.tmp"))
+
+
+@pytest.fixture
+def trained_vae(tiny_npz, tmp_path, capsys):
+    code, _, err = cli(capsys, "train", "--preset", "vae", "--data", tiny_npz, "--epochs", 2,
+                       "--out", tmp_path / "vae", "--quiet")  # fmt: skip
+    assert code == 0, err
+    return tmp_path / "vae"
+
+
+def test_generate_is_reproducible(trained_vae, tmp_path, capsys):
+    for name in ("a", "b"):
+        code, out, err = cli(capsys, "generate", trained_vae, "-n", 6, "--seed", 3,
+                             "--out", tmp_path / f"{name}.png", "--npy", tmp_path / f"{name}.npy")  # fmt: skip
+        assert code == 0, err
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    assert a.shape == (6, 28, 28) and np.array_equal(a, b)
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_generate_needs_a_generative_model(trained, capsys):
+    code, _, err = cli(capsys, "generate", trained)
+    assert code == 2 and "cannot generate; train a variational one" in err
+
+
+@pytest.mark.parametrize("fixture", ["trained", "trained_vae"])
+def test_interpolate_writes_a_strip(fixture, request, capsys):
+    run_dir = request.getfixturevalue(fixture)
+    code, out, err = cli(capsys, "interpolate", run_dir, "--between", 0, 3, "--steps", 5)
+    assert code == 0, err
+    assert (run_dir / "figures" / "interpolation.png").is_file()
+    code, _, err = cli(capsys, "interpolate", run_dir, "--between", 0, 999)
+    assert code == 2 and "index 999 is outside the valid split (0 to 31)" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,33 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray):
     for i in range(n):
         _show_image(fig.add_subplot(2, n, 1 + i), originals[i])
         _show_image(fig.add_subplot(2, n, 1 + n + i), reconstructions[i])
+    return fig
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows and columns for ``n`` images, about 4:3 wide: 12 gives the seed's 3 × 4."""
+    cols = max(1, math.ceil(math.sqrt(n * 4 / 3)))
+    return math.ceil(n / cols), cols
+
+
+def image_grid_figure(images: np.ndarray, cols: int | None = None):
+    """Images in a grid (the seed's generated samples: 3 rows of 4 for 12)."""
+    n = len(images)
+    rows, cols = grid_shape(n) if cols is None else (math.ceil(n / cols), cols)
+    fig = _figure(cols * 2, rows * 2)
+    for i, image in enumerate(images):
+        _show_image(fig.add_subplot(rows, cols, i + 1), image)
+    return fig
+
+
+def strip_figure(images: np.ndarray, title: str | None = None):
+    """Images in one row (an interpolation between two codings)."""
+    n = len(images)
+    fig = _figure(n * 1.2, 1.5)
+    for i, image in enumerate(images):
+        _show_image(fig.add_subplot(1, n, i + 1), image)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

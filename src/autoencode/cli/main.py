@@ -9,7 +9,7 @@ from importlib import import_module
 from autoencode import __version__
 from autoencode.errors import AutoencodeError
 
-COMMANDS = ["train", "summary", "reconstruct", "datasets"]
+COMMANDS = ["train", "summary", "reconstruct", "generate", "interpolate", "datasets"]
 
 
 class UsageError(AutoencodeError):

@@ -1,6 +1,6 @@
 """Models: the contract (``base``), the layers, and one module per architecture."""
 
-from autoencode.models import stacked  # registers its model
+from autoencode.models import conv, stacked, variational  # each registers its model
 from autoencode.models.base import (
     MODELS,
     Autoencoder,
@@ -17,5 +17,7 @@ __all__ = [
     "Output",
     "build_model",
     "config_from_dict",
+    "conv",
     "stacked",
+    "variational",
 ]

@@ -36,7 +36,7 @@ class StackedConfig(ModelConfig):
         check_activation(self.decoder_activation)
 
 
-def _dense_stack(sizes: list[int], activation: str) -> list[Dense]:
+def dense_stack(sizes: list[int], activation: str) -> list[Dense]:
     return [Dense(a, b, activation) for a, b in itertools.pairwise(sizes)]
 
 
@@ -50,10 +50,10 @@ class StackedAutoencoder(Autoencoder):
         codings = config.encoder_units[-1]
         self.encoder = nn.Sequential(
             nn.Flatten(),  # (N, C, H, W) -> (N, C*H*W)
-            *_dense_stack([pixels, *config.encoder_units], config.activation),
+            *dense_stack([pixels, *config.encoder_units], config.activation),
         )
         self.decoder = nn.Sequential(
-            *_dense_stack([codings, *config.decoder_units], config.decoder_activation),
+            *dense_stack([codings, *config.decoder_units], config.decoder_activation),
             Dense(config.decoder_units[-1] if config.decoder_units else codings, pixels),
             nn.Unflatten(1, config.input_shape),  # (N, C*H*W) -> (N, C, H, W) logits
         )

@@ -138,8 +138,27 @@ class Run:
 
     def reconstruct(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """uint8 images to reconstructions in [0, 1], in the images' own layout."""
-        out = self._apply(self.model.reconstruct, images, batch_size)  # (N, C, H, W)
-        return out[:, 0] if images.ndim == 3 else out.transpose(0, 2, 3, 1)
+        return self._to_layout(
+            torch.from_numpy(self._apply(self.model.reconstruct, images, batch_size))
+        )
+
+    def _to_layout(self, images: torch.Tensor) -> np.ndarray:
+        """(N, C, H, W) model output to (N, H, W) for one channel, else (N, H, W, C)."""
+        out = images.cpu().numpy()
+        return out[:, 0] if out.shape[1] == 1 else out.transpose(0, 2, 3, 1)
+
+    @torch.inference_mode()
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` new images from random codings (generative models); the same seed, the same images."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self._to_layout(self.model.eval().sample(n, generator))
+
+    @torch.inference_mode()
+    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+        """Decode ``steps`` points on the straight line between the codings of images a and b."""
+        z = torch.from_numpy(self.encode(np.stack([a, b]))).to(self.device)
+        t = torch.linspace(0, 1, steps, device=self.device).view(-1, *[1] * (z.ndim - 1))
+        return self._to_layout(self.model.eval().decode(z[0] + t * (z[1] - z[0])))
 
 
 def load_run(path: str | Path, device: str = "cpu") -> Run:

@@ -57,8 +57,8 @@ class Trainer:
                  callbacks: Sequence[Callable[[Trainer], None]] = ()):  # fmt: skip
         self.config = config
         self.device = resolve_device(device)
-        self.model = model.to(self.device)
-        self.threads = threads or auto_threads(model)
+        self.model = model.to(self.device, memory_format=model.memory_format)
+        self.threads = threads or auto_threads(model, config.batch_size)
         self.progress = progress
         self.callbacks = list(callbacks)
         self.optimizer = config.make_optimizer(self.model.parameters())

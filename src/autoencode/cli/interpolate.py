@@ -1,0 +1,38 @@
+"""``autoencode interpolate``: decode the straight line between the codings of two images."""
+
+from __future__ import annotations
+
+from autoencode.cli.options import add_data_options, positive_int
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("interpolate", help="decode a line between two images' codings",
+                       description="Write RUN/figures/interpolation.png: images decoded from "
+                                   "evenly spaced points between the codings of images I and J "
+                                   "(the means, for a variational model).")  # fmt: skip
+    p.add_argument("run_folder", metavar="RUN")
+    p.add_argument("--between", nargs=2, type=int, metavar=("I", "J"), default=(0, 1),
+                   help="indices of the two images in the split (default 0 1)")  # fmt: skip
+    p.add_argument("--steps", type=positive_int, default=8, help="images in the strip (default 8)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    p.add_argument("--out", help="PNG path (default RUN/figures/interpolation.png)")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.cli.reconstruct import run_and_split
+    from autoencode.errors import AutoencodeError
+    from autoencode.figures import save_figure, strip_figure
+
+    run_, split = run_and_split(args)
+    i, j = args.between
+    for index in (i, j):
+        if not 0 <= index < len(split):
+            raise AutoencodeError(f"--between: index {index} is outside the {args.split} split "
+                                  f"(0 to {len(split) - 1})")  # fmt: skip
+    images = run_.interpolate(split.images[i], split.images[j], max(args.steps, 2))
+    title = f"{args.split} {i} → {j}"
+    path = save_figure(strip_figure(images, title), args.out or run_.figures / "interpolation.png")
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,88 @@
+"""The convolutional autoencoder of the seed: three conv + max-pool stages down, three transposed up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autoencode.errors import ConfigError
+from autoencode.models.base import Autoencoder, ModelConfig, register
+from autoencode.models.layers import Conv, ConvTranspose, check_activation
+
+
+@dataclass
+class ConvConfig(ModelConfig):
+    """Filters per stage; each stage is a ``same`` convolution then a 2×2 max-pool.
+
+    For 28×28 images the seed's (16, 32, 64) give codings of shape (64, 3, 3).
+    """
+
+    kind = "conv"
+    filters: tuple[int, ...] = (16, 32, 64)
+    kernel_size: int = 3
+    activation: str = "selu"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.filters = tuple(int(f) for f in self.filters)
+        if not self.filters or min(self.filters) < 1:
+            raise ConfigError("filters must be a non-empty list of positive integers")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        check_activation(self.activation)
+        stage_sizes(self.input_shape[1:], len(self.filters))
+
+
+def stage_sizes(hw: tuple[int, int], stages: int) -> list[tuple[int, int]]:
+    """Height and width after each max-pool (floor division, as Keras' ``valid`` pooling)."""
+    sizes, (h, w) = [], hw
+    for _ in range(stages):
+        h, w = h // 2, w // 2
+        if min(h, w) < 1:
+            raise ConfigError(f"{stages} pooling stages shrink {hw} to nothing; use fewer filters")
+        sizes.append((h, w))
+    return sizes
+
+
+def _padding(small: tuple[int, int], large: tuple[int, int]) -> str:
+    """``same`` doubles a size, ``valid`` (3×3 kernel) doubles it plus one: 3 → 7 in the seed."""
+    if all(big == 2 * s for s, big in zip(small, large, strict=True)):
+        return "same"
+    if all(big == 2 * s + 1 for s, big in zip(small, large, strict=True)):
+        return "valid"
+    raise ConfigError(f"cannot upsample {small} to {large} with stride 2; use a square even size")
+
+
+@register(ConvConfig)
+class ConvAutoencoder(Autoencoder):
+    """Conv2D + MaxPool stages to a (filters, h, w) coding block; Conv2DTranspose stages back."""
+
+    memory_format = torch.channels_last
+
+    def __init__(self, config: ConvConfig):
+        super().__init__(config)
+        channels, *hw = config.input_shape
+        sizes = [tuple(hw), *stage_sizes(tuple(hw), len(config.filters))]
+        k, act = config.kernel_size, config.activation
+        encoder, previous = [], channels
+        for f in config.filters:
+            encoder += [
+                Conv(previous, f, k, act),
+                nn.MaxPool2d(2),
+            ]  # (N, f, h, w) -> (N, f, h/2, w/2)
+            previous = f
+        self.encoder = nn.Sequential(*encoder)
+        outs = [*reversed(config.filters[:-1]), channels]
+        decoder = []
+        for i, out in enumerate(outs):
+            small, large = sizes[-1 - i], sizes[-2 - i]
+            last = i == len(outs) - 1
+            decoder.append(
+                ConvTranspose(
+                    previous, out, k, 2, _padding(small, large), "linear" if last else act
+                )
+            )
+            previous = out
+        self.decoder = nn.Sequential(*decoder)  # ends in logits (N, C, H, W)

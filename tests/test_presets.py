@@ -1,0 +1,56 @@
+"""The seed's presets, pinned: parameter totals and per-layer shapes equal to the seed's Keras models."""
+
+import pytest
+
+from autoencode.models.base import build_model
+from autoencode.models.summary import layer_rows
+from autoencode.presets import PRESETS, get_preset
+from autoencode.training.config import TrainingConfig
+
+# From the seed's Keras model.summary() (channels last), layers with weights or a new shape.
+KERAS = {
+    "stacked": (163_814, [(100,), (30,), (100,), (784,)]),
+    "conv": (
+        46_529,
+        [
+            (28, 28, 16),
+            (14, 14, 16),
+            (14, 14, 32),
+            (7, 7, 32),
+            (7, 7, 64),
+            (3, 3, 64),
+            (7, 7, 32),
+            (14, 14, 16),
+            (28, 28, 1),
+        ],
+    ),  # fmt: skip
+    "vae": (269_504, [(150,), (100,), (10,), (10,), (100,), (150,), (784,)]),
+}
+
+
+def keras_layout(shape):
+    return (*shape[1:], shape[0]) if len(shape) == 3 else shape
+
+
+@pytest.mark.parametrize("name", sorted(KERAS))
+def test_matches_the_seed(name):
+    total, shapes = KERAS[name]
+    model = build_model(get_preset(name).model)
+    assert sum(p.numel() for p in model.parameters()) == total
+    rows = [r for r in layer_rows(model) if r.params or "Pool" in r.kind]
+    assert [keras_layout(r.output_shape[1:]) for r in rows] == shapes
+
+
+def test_seed_training_settings():
+    assert get_preset("stacked").training == TrainingConfig(
+        epochs=10, batch_size=32, optimizer="sgd", lr=1.5
+    )
+    assert get_preset("conv").training.epochs == 5 and get_preset("conv").training.lr == 1.5
+    vae = get_preset("vae").training
+    assert (vae.epochs, vae.batch_size, vae.optimizer, vae.lr) == (50, 128, "rmsprop", 1e-3)
+    optimizer = vae.make_optimizer(build_model(get_preset("vae").model).parameters())
+    assert optimizer.defaults["alpha"] == 0.9 and optimizer.defaults["eps"] == 1e-7
+
+
+def test_every_preset_is_documented():
+    assert all(len(p.description) > 40 for p in PRESETS.values())
