@@ -145,7 +145,7 @@ def trained_vae(tiny_npz, tmp_path, capsys):
 
 def test_generate_is_reproducible(trained_vae, tmp_path, capsys):
     for name in ("a", "b"):
-        code, out, err = cli(capsys, "generate", trained_vae, "-n", 6, "--seed", 3,
+        code, _out, err = cli(capsys, "generate", trained_vae, "-n", 6, "--seed", 3,
                              "--out", tmp_path / f"{name}.png", "--npy", tmp_path / f"{name}.npy")  # fmt: skip
         assert code == 0, err
     a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
@@ -161,7 +161,7 @@ def test_generate_needs_a_generative_model(trained, capsys):
 @pytest.mark.parametrize("fixture", ["trained", "trained_vae"])
 def test_interpolate_writes_a_strip(fixture, request, capsys):
     run_dir = request.getfixturevalue(fixture)
-    code, out, err = cli(capsys, "interpolate", run_dir, "--between", 0, 3, "--steps", 5)
+    code, _out, err = cli(capsys, "interpolate", run_dir, "--between", 0, 3, "--steps", 5)
     assert code == 0, err
     assert (run_dir / "figures" / "interpolation.png").is_file()
     code, _, err = cli(capsys, "interpolate", run_dir, "--between", 0, 999)
