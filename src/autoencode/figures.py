@@ -61,6 +61,58 @@ def strip_figure(images: np.ndarray, title: str | None = None):
     return fig
 
 
+def spread_points(coords: np.ndarray, min_distance: float = 0.05, seed: int = 0) -> list[int]:
+    """Indices of points at least ``min_distance`` apart (coordinates scaled to [0, 1])."""
+    span = coords.max(0) - coords.min(0)
+    scaled = (coords - coords.min(0)) / np.where(span > 0, span, 1)
+    chosen: list[int] = []
+    for i in np.random.default_rng(seed).permutation(len(coords)):
+        if not chosen or np.min(np.linalg.norm(scaled[chosen] - scaled[i], axis=1)) >= min_distance:
+            chosen.append(int(i))
+    return chosen
+
+
+def map_figure(coords: np.ndarray, labels: np.ndarray | None = None,
+               class_names: tuple[str, ...] | None = None, images: np.ndarray | None = None,
+               title: str = ""):  # fmt: skip
+    """A 2-D map of codings: points coloured by class (tab10, as the seed) with a legend of the
+    class names; with ``images``, thumbnails drawn at spread-out points (as handson-ml3 does)."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    fig = _figure(10, 8)
+    ax = fig.add_subplot(1, 1, 1)
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=4, c="0.3", alpha=0.6, linewidths=0)
+    else:
+        cmap = _colormap(int(labels.max()) + 1)
+        for c in np.unique(labels):
+            at = labels == c
+            name = class_names[c] if class_names is not None and c < len(class_names) else str(c)
+            ax.scatter(
+                coords[at, 0], coords[at, 1], s=4, color=cmap(int(c)), label=name, linewidths=0
+            )
+        legend = ax.legend(
+            loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, markerscale=4
+        )
+        legend.set_title("class")
+    if images is not None:
+        for i in spread_points(coords):
+            thumb = OffsetImage(np.asarray(images[i]), cmap="binary", zoom=0.8)
+            ax.add_artist(
+                AnnotationBbox(thumb, coords[i], frameon=True, pad=0.1, bboxprops={"lw": 0.3})
+            )
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _colormap(n: int):
+    from matplotlib import colormaps
+
+    return colormaps["tab10" if n <= 10 else "tab20"]
+
+
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG atomically."""
     from autoencode.training.checkpoint import atomic_write

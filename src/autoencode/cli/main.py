@@ -9,7 +9,10 @@ from importlib import import_module
 from autoencode import __version__
 from autoencode.errors import AutoencodeError
 
-COMMANDS = ["train", "summary", "reconstruct", "generate", "interpolate", "datasets"]
+COMMANDS = [
+    "train", "summary", "reconstruct", "generate", "interpolate",
+    "embed", "map", "evaluate", "datasets",
+]  # fmt: skip
 
 
 class UsageError(AutoencodeError):

@@ -17,13 +17,19 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run_and_split(args):
-    """The run folder and the chosen split of its dataset (or of ``--data``)."""
+def run_and_data(args):
+    """The run folder and its dataset (or ``--data``)."""
     from autoencode.data.datasets import load_dataset
     from autoencode.training.runfolder import load_run
 
     run_ = load_run(args.run_folder)
     data = load_dataset(args.data, args.data_dir) if args.data else run_.load_dataset(args.data_dir)
+    return run_, data
+
+
+def run_and_split(args):
+    """The run folder and the chosen split of its dataset (or of ``--data``)."""
+    run_, data = run_and_data(args)
     return run_, data.split(args.split)
 
 

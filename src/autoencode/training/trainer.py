@@ -108,9 +108,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            for name, value in out.losses.items():
-                term = value.detach() * len(x)
-                sums[name] = sums[name] + term if name in sums else term
+            for name, value in out.losses.items():  # weighted by batch size, summed on device
+                if name in sums:
+                    sums[name].add_(value.detach(), alpha=len(x))
+                else:
+                    sums[name] = value.detach() * len(x)
             if self.progress and step % 100 == 0:
                 done = min(start + bs, n)
                 bar.set_postfix(

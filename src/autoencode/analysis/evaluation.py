@@ -1,0 +1,72 @@
+"""Run-level analysis: the codings of a split, their 2-D map, and the report card (``evaluate``)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from autoencode.analysis.embedding import embed, map_codings
+from autoencode.analysis.metrics import (
+    knn_accuracy, linear_probe_accuracy, pca_features, reconstruction_metrics, trustworthiness,
+)  # fmt: skip
+from autoencode.data.datasets import Dataset, Split
+from autoencode.errors import AutoencodeError
+
+SPLITS = ("train", "valid", "test", "all")
+
+
+def split_of(data: Dataset, name: str) -> Split:
+    """A named split, or ``all``: train, valid and test together (70,000 for Fashion-MNIST)."""
+    if name != "all":
+        return data.split(name)
+    parts = [s for s in (data.valid, data.train, data.test) if s is not None]
+    labels = (
+        None if any(s.labels is None for s in parts) else np.concatenate([s.labels for s in parts])
+    )
+    return Split(np.concatenate([s.images for s in parts]), labels)
+
+
+def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict:
+    """Codings of ``split``, their 2-D map and its trustworthiness (k = 10)."""
+    codings = embed(run, split.images, progress=len(split) > 20_000)
+    start = time.perf_counter()
+    coords = map_codings(codings, method, seed)
+    seconds = time.perf_counter() - start
+    sample = 5000 if len(codings) > 10_000 else None  # scored against all points either way
+    trust = trustworthiness(codings, coords, k=10, sample=sample)
+    return {"codings": codings, "coords": coords, "seconds": seconds, "trustworthiness": trust}
+
+
+def evaluate(run, data: Dataset, baselines: bool = True, k: int = 5) -> dict:
+    """The report card on the test split: reconstruction BCE / MSE / PSNR, then k-NN and
+    linear-probe accuracy of the codings (trained on train), of PCA with as many components,
+    and of raw pixels."""
+    if data.test is None or data.test.labels is None or data.train.labels is None:
+        raise AutoencodeError(
+            f"evaluate needs labelled train and test splits; {data.name!r} has none"
+        )
+    train, test = data.train, data.test
+    card: dict = {
+        "split": "test",
+        "n_test": len(test),
+        **reconstruction_metrics(test.images, run.reconstruct(test.images)),
+    }
+    z_train, z_test = embed(run, train.images), embed(run, test.images)
+    card["codings_dims"] = z_train.shape[1]
+    card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
+    if baselines:
+        pixels_train = train.images.reshape(len(train), -1).astype(np.float32) / 255
+        pixels_test = test.images.reshape(len(test), -1).astype(np.float32) / 255
+        n_components = min(z_train.shape[1], pixels_train.shape[1])
+        p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
+        card[f"pca{n_components}"] = _classifiers(p_train, train.labels, p_test, test.labels, k)
+        card["pixels"] = _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)
+    return card
+
+
+def _classifiers(train_x, train_y, test_x, test_y, k: int) -> dict[str, float]:
+    return {
+        f"knn{k}": knn_accuracy(train_x, train_y, test_x, test_y, k),
+        "linear_probe": linear_probe_accuracy(train_x, train_y, test_x, test_y),
+    }

@@ -1,0 +1,37 @@
+"""``autoencode evaluate``: the codings' report card, printed and saved in metrics.json."""
+
+from __future__ import annotations
+
+from autoencode.cli.options import add_data_options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="score reconstructions and codings on the test split",
+                       description="Reconstruction BCE, MSE and PSNR on the test split; k-NN (k=5) "
+                                   "and linear-probe accuracy of the codings, of PCA with as many "
+                                   "components, and of raw pixels. Saved in RUN/metrics.json.")  # fmt: skip
+    p.add_argument("run_folder", metavar="RUN")
+    p.add_argument("--no-baselines", action="store_true", help="skip the PCA and pixel baselines")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from autoencode.analysis.evaluation import evaluate
+    from autoencode.cli.reconstruct import run_and_data
+    from autoencode.training.runfolder import update_metrics
+
+    run_, data = run_and_data(args)
+    card = evaluate(run_, data, baselines=not args.no_baselines)
+    update_metrics(run_.path, {"evaluation": card})
+    print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
+          f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
+    print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
+    dims = {"codings": card["codings_dims"], "pixels": run_.model.config.input_shape}
+    for name, scores in card.items():
+        if isinstance(scores, dict):
+            d = dims.get(name, name.removeprefix("pca"))
+            d = d if not isinstance(d, tuple) else int(__import__("math").prod(d))
+            print(f"{name:<16}{d!s:>6}{scores['knn5']:>12.4f}{scores['linear_probe']:>14.4f}")
+    print(f"wrote {run_.path / 'metrics.json'}")
+    return 0
