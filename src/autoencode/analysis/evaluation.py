@@ -8,7 +8,11 @@ import numpy as np
 
 from autoencode.analysis.embedding import embed, map_codings
 from autoencode.analysis.metrics import (
-    knn_accuracy, linear_probe_accuracy, pca_features, reconstruction_metrics, trustworthiness,
+    knn_accuracy,
+    linear_probe_accuracy,
+    pca_features,
+    reconstruction_metrics,
+    trustworthiness,
 )  # fmt: skip
 from autoencode.data.datasets import Dataset, Split
 from autoencode.errors import AutoencodeError
