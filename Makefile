@@ -31,10 +31,18 @@ data: install
 	fi
 	$(BIN)/autoencode datasets --fetch
 
+# The seed's whole workflow on the real data: about 4 minutes on 2 CPU cores.
 demo: data
 	$(BIN)/autoencode summary --preset stacked
 	$(BIN)/autoencode train --preset stacked --out $(DEMO)/stacked --overwrite
 	$(BIN)/autoencode reconstruct $(DEMO)/stacked
+	$(BIN)/autoencode map $(DEMO)/stacked --method tsne
+	$(BIN)/autoencode train --preset conv --out $(DEMO)/conv --overwrite
+	$(BIN)/autoencode reconstruct $(DEMO)/conv
+	$(BIN)/autoencode train --preset vae --out $(DEMO)/vae --overwrite
+	$(BIN)/autoencode generate $(DEMO)/vae -n 12
+	$(BIN)/autoencode interpolate $(DEMO)/vae --between 0 1 --steps 8
+	@echo "figures: $(DEMO)/*/figures/*.png"
 
 test: dev
 	$(BIN)/python -m pytest -q

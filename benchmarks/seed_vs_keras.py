@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["stacked"], choices=sorted(EPOCHS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
-    parser.add_argument("--keras-runs", type=int, default=1, choices=[1, 2],
+    parser.add_argument("--keras-runs", type=int, default=2, choices=[1, 2],
                         help="Keras before ours (1), or before and after (2)")  # fmt: skip
     parser.add_argument("--epochs", type=int, help="override every model's epochs (quick checks)")
     parser.add_argument(
@@ -59,9 +59,8 @@ def main() -> None:
         epochs = args.epochs or EPOCHS[model]
         runs_ours, runs_keras = [], []
         for i, seed in enumerate(args.seeds):
-            if (
-                i == 0 or i == len(args.seeds) - 1
-            ):  # Keras before the first and after the last of ours
+            # Keras before the first of ours and (with --keras-runs 2) after the last
+            if i == 0 or (args.keras_runs == 2 and i == len(args.seeds) - 1):
                 runs_keras.append(keras(model, epochs, args.keras_python))
                 print(f"keras {model}: {runs_keras[-1]}", flush=True)
             runs_ours.append(ours(model, epochs, seed))

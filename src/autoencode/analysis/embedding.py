@@ -1,9 +1,14 @@
 """Codings as flat vectors, and 2-D maps of them: t-SNE (openTSNE), UMAP (optional), PCA.
 
-t-SNE is openTSNE's FFT-accelerated t-SNE with PCA initialisation, on every core, and it stops
-once the embedding has converged: after the early-exaggeration phase, the KL divergence is checked
-every 25 iterations and the run ends when it improves by less than 0.1% (the last
-iterations of a fixed 500 mostly polish what is already there).
+t-SNE is openTSNE's, with PCA initialisation, on every core, and it stops once the layout has
+settled: after the early-exaggeration phase (250 iterations), it runs 50 iterations at a time and
+stops when the points moved, on average, less than a fifth of the layout's spread in the last 50
+(at most 500). Measured on 5,000 codings of the stacked model (2 cores): trustworthiness (k = 10)
+is 0.9964 after 100 such iterations, 0.9965 after 200 (where this rule stops; scikit-learn's
+``TSNE()`` reaches 0.9965) and 0.9966 at 400, while the layout only keeps expanding. Exact neighbours take 0.2 s there against annoy's 1.4 s. FFT gradients are fastest
+while the layout is compact (the exaggeration phase: 2.5 s against Barnes-Hut's 3.4 s) but slow
+down as it grows (750 iterations: 28 s against 10 s), so the second phase uses Barnes-Hut up to
+10,000 points; above that, approximate neighbours and FFT throughout.
 """
 
 from __future__ import annotations
@@ -29,38 +34,33 @@ def embed(run, images: np.ndarray, batch_size: int = 2000, progress: bool = Fals
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-class _Converged:
-    """openTSNE callback: stop when the KL divergence improves by less than ``tolerance``."""
-
-    def __init__(self, tolerance: float):
-        self.tolerance = tolerance
-        self.previous = None
-
-    def __call__(self, iteration, error, embedding) -> bool:
-        done = (
-            self.previous is not None and (self.previous - error) < self.tolerance * self.previous
-        )
-        self.previous = error
-        return done
-
-
-def tsne(codings: np.ndarray, seed: int = 42, n_jobs: int | None = None, tolerance: float = 1e-3,
+def tsne(codings: np.ndarray, seed: int = 42, n_jobs: int | None = None, tolerance: float = 0.2,
          max_iter: int = 500) -> np.ndarray:  # fmt: skip
-    """openTSNE: perplexity 30, PCA initialisation, FFT gradients, stops at convergence."""
+    """openTSNE: perplexity 30, PCA initialisation, stops when settled (see the module doc)."""
     from openTSNE import TSNEEmbedding, affinity, initialization
 
     from autoencode.training.device import available_cores
 
     n_jobs = n_jobs or available_cores()
     data = np.ascontiguousarray(codings, dtype=np.float64)
-    affinities = affinity.PerplexityBasedNN(data, perplexity=min(30, (len(data) - 1) / 3),
-                                            n_jobs=n_jobs, random_state=seed)  # fmt: skip
+    small = len(data) <= 10_000
+    affinities = affinity.PerplexityBasedNN(
+        data, perplexity=min(30, (len(data) - 1) / 3), method="exact" if small else "annoy",
+        n_jobs=n_jobs, random_state=seed,
+    )  # fmt: skip
     init = initialization.pca(data, random_state=seed)
     embedding = TSNEEmbedding(init, affinities, negative_gradient_method="fft", n_jobs=n_jobs,
                               random_state=seed)  # fmt: skip
-    embedding = embedding.optimize(n_iter=250, exaggeration=12, momentum=0.5)
-    embedding = embedding.optimize(n_iter=max_iter, momentum=0.8, callbacks=_Converged(tolerance),
-                                   callbacks_every_iters=25)  # fmt: skip
+    embedding.optimize(n_iter=250, exaggeration=12, momentum=0.5, inplace=True)
+    previous = np.array(embedding)
+    method = "bh" if small else "fft"
+    for _ in range(0, max_iter, 50):  # each call keeps the optimizer's gains
+        embedding.optimize(n_iter=50, momentum=0.8, negative_gradient_method=method, inplace=True)
+        current = np.array(embedding)
+        moved = np.linalg.norm(current - previous, axis=1).mean() / current.std()
+        if moved < tolerance:
+            break
+        previous = current
     return np.asarray(embedding, dtype=np.float32)
 
 

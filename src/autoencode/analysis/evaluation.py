@@ -38,7 +38,7 @@ def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict
     coords = map_codings(codings, method, seed)
     seconds = time.perf_counter() - start
     sample = 5000 if len(codings) > 10_000 else None  # scored against all points either way
-    trust = trustworthiness(codings, coords, k=10, sample=sample)
+    trust = trustworthiness(codings, coords, k=10, sample=sample) if len(codings) > 20 else None
     return {"codings": codings, "coords": coords, "seconds": seconds, "trustworthiness": trust}
 
 

@@ -85,6 +85,8 @@ def trustworthiness(high: np.ndarray, low: np.ndarray, k: int = 10, sample: int 
     estimate for data too large to score whole (70,000 points).
     """
     n = len(high)
+    if not 0 < k < n / 2:
+        raise ValueError(f"trustworthiness needs k < n / 2, got k={k} for {n} points")
     hi = torch.from_numpy(np.ascontiguousarray(high.reshape(n, -1), dtype=np.float32))
     lo = torch.from_numpy(np.ascontiguousarray(low, dtype=np.float32))
     rows = np.arange(n)

@@ -56,8 +56,11 @@ def run(args) -> int:
         run_.path,
         {key: {"trustworthiness": result["trustworthiness"], "seconds": result["seconds"]}},
     )
-    print(f"{args.method}: {len(split)} points in {result['seconds']:.1f} s, trustworthiness (k=10) "
-          f"{result['trustworthiness']:.4f}")  # fmt: skip
+    trust = result["trustworthiness"]
+    trust = "n/a (too few points)" if trust is None else f"{trust:.4f}"
+    print(
+        f"{args.method}: {len(split)} points in {result['seconds']:.1f} s, trustworthiness (k=10) {trust}"
+    )
     print(f"wrote {png}")
     print(f"wrote {coords}")
     return 0

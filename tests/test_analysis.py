@@ -1,0 +1,147 @@
+"""Codings analysis: trustworthiness against scikit-learn's, the probes, maps and the CLI."""
+
+import numpy as np
+import pytest
+
+from autoencode.analysis.embedding import map_codings, write_codings
+from autoencode.analysis.metrics import (
+    knn_accuracy,
+    linear_probe_accuracy,
+    reconstruction_metrics,
+    trustworthiness,
+)
+from autoencode.cli.main import main
+from autoencode.errors import AutoencodeError, ConfigError
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    points = (
+        rng.normal(size=(300, 12)).astype(np.float32) + 4 * np.eye(12, dtype=np.float32)[labels]
+    )
+    return points, labels
+
+
+def test_trustworthiness_equals_scikit_learns(blobs):
+    from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+    points, _ = blobs
+    low = points[:, :2] + np.random.default_rng(1).normal(size=(300, 2)).astype(np.float32)
+    assert trustworthiness(points, low, k=10) == pytest.approx(
+        sklearn_trustworthiness(points, low, n_neighbors=10), abs=1e-9
+    )
+    assert (
+        abs(trustworthiness(points, low, k=10, sample=150) - trustworthiness(points, low, k=10))
+        < 0.03
+    )
+    assert trustworthiness(points, points[:, :12], k=10) == pytest.approx(1.0)
+
+
+def test_classifiers_read_separable_codings(blobs):
+    points, labels = blobs
+    assert knn_accuracy(points[:200], labels[:200], points[200:], labels[200:]) > 0.95
+    assert linear_probe_accuracy(points[:200], labels[:200], points[200:], labels[200:]) > 0.95
+    shuffled = np.random.default_rng(2).permutation(labels[:200])
+    assert knn_accuracy(points[:200], shuffled, points[200:], labels[200:]) < 0.6
+
+
+def test_reconstruction_metrics():
+    images = np.full((2, 4, 4), 255, np.uint8)
+    perfect = reconstruction_metrics(images, np.ones((2, 4, 4), np.float32))
+    assert perfect["mse"] == 0 and perfect["psnr"] == pytest.approx(100.0)
+    half = reconstruction_metrics(images, np.full((2, 4, 4), 0.5, np.float32))
+    assert half["mse"] == pytest.approx(0.25) and half["bce"] == pytest.approx(np.log(2), rel=1e-5)
+    assert half["psnr"] == pytest.approx(10 * np.log10(4))
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_maps_keep_clusters_apart(blobs, method):
+    points, labels = blobs
+    coords = map_codings(points, method)
+    assert coords.shape == (300, 2) and np.isfinite(coords).all()
+    assert knn_accuracy(coords[:200], labels[:200], coords[200:], labels[200:]) > 0.9
+
+
+def test_map_errors():
+    with pytest.raises(
+        ConfigError, match="unknown map method 'isomap': expected one of tsne, umap, pca"
+    ):
+        map_codings(np.zeros((10, 3)), "isomap")
+    with pytest.raises(AutoencodeError, match="at least 5 points"):
+        map_codings(np.zeros((3, 3)), "pca")
+
+
+def test_write_codings_csv_and_npy(tmp_path):
+    codings = np.arange(6, dtype=np.float32).reshape(3, 2)
+    write_codings(tmp_path / "c.csv", codings, np.array([7, 8, 9]))
+    assert (tmp_path / "c.csv").read_text().splitlines()[:2] == ["label,z0,z1", "7,0,1"]
+    write_codings(tmp_path / "c.npy", codings)
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), codings)
+    with pytest.raises(AutoencodeError, match="expected a .npy or .csv"):
+        write_codings(tmp_path / "c.txt", codings)
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    return (code, *capsys.readouterr())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A stacked and a conv run on tiny labelled data, and the data file."""
+    from conftest import synthetic_images
+
+    folder = tmp_path_factory.mktemp("analysis")
+    images, labels = synthetic_images(160)
+    np.savez(folder / "d.npz", x_train=images[60:], y_train=labels[60:], x_valid=images[:60],
+             y_valid=labels[:60], x_test=images[:40], y_test=labels[:40],
+             class_names=np.array(["bars", "blocks", "stripes", "grid"]))  # fmt: skip
+    for preset in ("stacked", "conv"):
+        assert main(["train", "--preset", preset, "--data", str(folder / "d.npz"), "--epochs", "1",
+                     "--out", str(folder / preset), "--quiet"]) == 0  # fmt: skip
+    return folder
+
+
+@pytest.mark.parametrize("preset, dims", [("stacked", 30), ("conv", 576)])
+def test_embed_flattens_codings(runs, preset, dims, capsys):
+    code, out, err = cli(
+        capsys, "embed", runs / preset, "--split", "test", "--out", runs / f"{preset}.npy"
+    )
+    assert code == 0, err
+    assert np.load(runs / f"{preset}.npy").shape == (40, dims)
+
+
+def test_map_command(runs, capsys):
+    code, out, err = cli(capsys, "map", runs / "conv", "--method", "pca", "--thumbnails")
+    assert code == 0, err
+    assert "trustworthiness (k=10)" in out
+    assert np.load(runs / "conv" / "figures" / "map_pca.npy").shape == (60, 2)
+    assert (runs / "conv" / "figures" / "map_pca.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = cli(capsys, "map", runs / "conv", "--method", "isomap")
+    assert (
+        code == 2
+        and err.strip()
+        == "autoencode: error: unknown map method 'isomap': expected one of tsne, umap, pca"
+    )
+
+
+def test_map_of_unlabelled_data(runs, tmp_path, capsys):
+    from conftest import synthetic_images
+
+    np.save(tmp_path / "x.npy", synthetic_images(80)[0])
+    code, _, err = cli(capsys, "map", runs / "stacked", "--data", tmp_path / "x.npy", "--method", "pca",
+                       "--out", tmp_path / "m.png")  # fmt: skip
+    assert code == 0, err and (tmp_path / "m.png").is_file()
+
+
+def test_evaluate_command(runs, capsys):
+    import json
+
+    code, out, err = cli(capsys, "evaluate", runs / "stacked")
+    assert code == 0, err
+    card = json.loads((runs / "stacked" / "metrics.json").read_text())["evaluation"]
+    assert set(card) >= {"bce", "mse", "psnr", "codings", "pca30", "pixels"}
+    assert 0 <= card["codings"]["knn5"] <= 1 and card["pixels"]["knn5"] > 0.9
+    assert "linear probe" in out
