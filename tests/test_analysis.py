@@ -79,7 +79,7 @@ def test_write_codings_csv_and_npy(tmp_path):
     assert (tmp_path / "c.csv").read_text().splitlines()[:2] == ["label,z0,z1", "7,0,1"]
     write_codings(tmp_path / "c.npy", codings)
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), codings)
-    with pytest.raises(AutoencodeError, match="expected a .npy or .csv"):
+    with pytest.raises(AutoencodeError, match=r"expected a \.npy or \.csv"):
         write_codings(tmp_path / "c.txt", codings)
 
 
@@ -106,7 +106,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("preset, dims", [("stacked", 30), ("conv", 576)])
 def test_embed_flattens_codings(runs, preset, dims, capsys):
-    code, out, err = cli(
+    code, _out, err = cli(
         capsys, "embed", runs / preset, "--split", "test", "--out", runs / f"{preset}.npy"
     )
     assert code == 0, err
