@@ -145,3 +145,36 @@ def test_evaluate_command(runs, capsys):
     assert set(card) >= {"bce", "mse", "psnr", "codings", "pca30", "pixels"}
     assert 0 <= card["codings"]["knn5"] <= 1 and card["pixels"]["knn5"] > 0.9
     assert "linear probe" in out
+
+
+def test_umap_missing_is_one_clear_line(blobs, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_umap(name, *args, **kwargs):
+        if name == "umap":
+            raise ImportError("No module named 'umap'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_umap)
+    with pytest.raises(AutoencodeError, match=r"pip install 'autoencode\[umap\]'"):
+        map_codings(blobs[0], "umap")
+
+
+def test_public_api_names_resolve():
+    import autoencode as ae
+
+    for name in ae.__all__:
+        assert getattr(ae, name) is not None, name
+
+
+def test_pretrain_command(runs, capsys):
+    import json
+
+    code, out, err = cli(capsys, "pretrain", runs / "stacked", "--labels", 30, "--epochs", 2,
+                         "--fine-tune-epochs", 1)  # fmt: skip
+    assert code == 0, err
+    result = json.loads((runs / "stacked" / "metrics.json").read_text())["pretraining_30"]
+    assert {"pretrained_frozen", "pretrained_fine_tuned", "scratch"} <= set(result)
+    assert "same classifier from scratch" in out

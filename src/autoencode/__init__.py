@@ -7,6 +7,7 @@ The public API is re-exported here lazily, so that ``import autoencode`` (and th
 >>> data = ae.load_dataset("fashion-mnist")
 >>> run = ae.train("stacked", data, out="runs/stacked")
 >>> images = run.reconstruct(data.valid.images[:5])
+>>> xy = ae.map_codings(ae.embed(run, data.valid.images), "tsne")
 """
 
 from importlib import import_module
@@ -33,6 +34,16 @@ _EXPORTS = {
     "Run": "autoencode.training.runfolder",
     "summary": "autoencode.models.summary",
     "reconstruction_figure": "autoencode.figures",
+    "image_grid_figure": "autoencode.figures",
+    "strip_figure": "autoencode.figures",
+    "map_figure": "autoencode.figures",
+    "save_figure": "autoencode.figures",
+    "embed": "autoencode.analysis.embedding",
+    "map_codings": "autoencode.analysis.embedding",
+    "evaluate": "autoencode.analysis.evaluation",
+    "pretrain": "autoencode.analysis.pretraining",
+    "Classifier": "autoencode.models.classifier",
+    "trustworthiness": "autoencode.analysis.metrics",
 }
 
 __all__ = ["__version__", *_EXPORTS]

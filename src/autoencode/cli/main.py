@@ -11,7 +11,7 @@ from autoencode.errors import AutoencodeError
 
 COMMANDS = [
     "train", "summary", "reconstruct", "generate", "interpolate",
-    "embed", "map", "evaluate", "datasets",
+    "embed", "map", "evaluate", "pretrain", "datasets",
 ]  # fmt: skip
 
 

@@ -79,6 +79,10 @@ class Autoencoder(nn.Module):
         """Images ``(N, C, H, W)`` in [0, 1] to codings."""
         return self.encoder(x)
 
+    def encoder_network(self) -> nn.Module:
+        """The layers from image to codings, as one module (what pretraining copies)."""
+        return self.encoder
+
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 

@@ -65,6 +65,9 @@ class VariationalAutoencoder(Autoencoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode_distribution(x)[0]
 
+    def encoder_network(self) -> nn.Module:
+        return nn.Sequential(self.encoder, self.mean)  # the codings' mean
+
     def forward(self, x: torch.Tensor) -> Output:
         mean, log_var = self.encode_distribution(x)
         z = mean + torch.exp(log_var / 2) * torch.randn_like(mean)  # the seed's Sampling layer

@@ -16,9 +16,3 @@ def image_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 def to_float(batch: torch.Tensor) -> torch.Tensor:
     """uint8 pixels to float32 in [0, 1], as the seed's ``X / 255.0``."""
     return batch.float().div_(255.0)
-
-
-def batches(images: torch.Tensor, batch_size: int):
-    """Consecutive float batches of ``images`` (for evaluation and prediction)."""
-    for start in range(0, len(images), batch_size):
-        yield to_float(images[start : start + batch_size])

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from autoencode.data.datasets import Split
 from autoencode.errors import AutoencodeError
 from autoencode.models.base import Autoencoder
-from autoencode.training.batches import batches, image_tensor, to_float
+from autoencode.training.batches import image_tensor, to_float
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import auto_threads, resolve_device
 
@@ -27,16 +27,31 @@ class TrainingDiverged(AutoencodeError):
 
 
 @torch.inference_mode()
-def evaluate_losses(model: Autoencoder, images: torch.Tensor, batch_size: int = 1000) -> dict:
-    """Each loss term averaged over ``images`` (a uint8 ``(N, C, H, W)`` tensor)."""
+def evaluate_losses(
+    model: Autoencoder, tensors: list[torch.Tensor], batch_size: int = 1000
+) -> dict:
+    """Each loss term averaged over a split's tensors (uint8 images first, then any targets)."""
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
-    for x in batches(images, batch_size):
-        for name, value in model(x).losses.items():
+    n = len(tensors[0])
+    for start in range(0, n, batch_size):
+        x = to_float(tensors[0][start : start + batch_size])
+        targets = [t[start : start + batch_size] for t in tensors[1:]]
+        for name, value in model(x, *targets).losses.items():
             sums[name] = sums.get(name, 0.0) + float(value) * len(x)
     model.train(was_training)
-    return loss_row({name: total / len(images) for name, total in sums.items()})
+    return loss_row({name: total / n for name, total in sums.items()})
+
+
+def split_tensors(split: Split, device: torch.device, supervised: bool) -> list[torch.Tensor]:
+    """The uint8 ``(N, C, H, W)`` images on ``device``, then the labels for a supervised model."""
+    tensors = [image_tensor(split.images, device)]
+    if supervised:
+        if split.labels is None:
+            raise AutoencodeError("this model learns from labels, and the split has none")
+        tensors.append(torch.as_tensor(split.labels, dtype=torch.long, device=device))
+    return tensors
 
 
 def loss_row(means: dict[str, float]) -> dict[str, float]:
@@ -76,13 +91,14 @@ class Trainer:
         if self.device.type == "cpu":
             torch.set_num_threads(self.threads)
         try:
-            train_images = image_tensor(train.images, self.device)
-            valid_images = None if valid is None else image_tensor(valid.images, self.device)
+            supervised = getattr(self.model, "supervised", False)
+            train_tensors = split_tensors(train, self.device, supervised)
+            valid_tensors = None if valid is None else split_tensors(valid, self.device, supervised)
             while self.epoch < self.config.epochs:
                 start = time.perf_counter()
-                row = {"epoch": self.epoch + 1, **self._train_epoch(train_images)}
-                if valid_images is not None:
-                    val = evaluate_losses(self.model, valid_images)
+                row = {"epoch": self.epoch + 1, **self._train_epoch(train_tensors)}
+                if valid_tensors is not None:
+                    val = evaluate_losses(self.model, valid_tensors)
                     row.update({f"val_{k}": v for k, v in val.items()})
                 row["seconds"] = time.perf_counter() - start
                 self._check_finite(row)
@@ -94,16 +110,18 @@ class Trainer:
             torch.set_num_threads(previous_threads)
         return self.history
 
-    def _train_epoch(self, images: torch.Tensor) -> dict:
+    def _train_epoch(self, tensors: list[torch.Tensor]) -> dict:
         self.model.train()
+        images, targets = tensors[0], tensors[1:]
         n, bs = len(images), self.config.batch_size
         order = torch.randperm(n, generator=self.shuffle).to(self.device)
         sums: dict[str, torch.Tensor] = {}
         bar = tqdm(total=math.ceil(n / bs), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                    disable=None if self.progress else True, leave=False, unit="batch", mininterval=0.5)  # fmt: skip
         for step, start in enumerate(range(0, n, bs), 1):
-            x = to_float(images[order[start : start + bs]])
-            out = self.model(x)
+            batch = order[start : start + bs]
+            x = to_float(images[batch])
+            out = self.model(x, *(t[batch] for t in targets))
             loss = out.loss
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
