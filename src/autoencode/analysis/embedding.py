@@ -102,21 +102,20 @@ def write_codings(path, codings: np.ndarray, labels: np.ndarray | None = None):
     """Codings to ``.npy`` (the array) or ``.csv`` (``label`` first when known, then z0, z1, ...)."""
     from pathlib import Path
 
-    from autoencode.training.checkpoint import atomic_write
+    from autoencode.training.checkpoint import atomic_write, write_npy
 
     path = Path(path)
     if path.suffix not in (".npy", ".csv"):
         raise AutoencodeError(f"{path}: expected a .npy or .csv file name")
 
+    if path.suffix == ".npy":
+        return write_npy(path, codings)
+    columns = [f"z{i}" for i in range(codings.shape[1])]
+    table = codings if labels is None else np.column_stack([labels, codings])
+    header = ",".join(columns if labels is None else ["label", *columns])
+    fmt = "%.6g" if labels is None else ["%d"] + ["%.6g"] * codings.shape[1]
+
     def write(tmp):
-        with open(tmp, "wb") as f:
-            if path.suffix == ".npy":
-                np.save(f, codings)
-                return
-            columns = [f"z{i}" for i in range(codings.shape[1])]
-            table = codings if labels is None else np.column_stack([labels, codings])
-            header = ",".join(columns if labels is None else ["label", *columns])
-            fmt = "%.6g" if labels is None else ["%d"] + ["%.6g"] * codings.shape[1]
-            np.savetxt(f, table, delimiter=",", header=header, comments="", fmt=fmt)
+        np.savetxt(tmp, table, delimiter=",", header=header, comments="", fmt=fmt)
 
     return atomic_write(path, write)

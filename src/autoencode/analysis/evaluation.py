@@ -57,7 +57,6 @@ def evaluate(run, data: Dataset, baselines: bool = True, k: int = 5) -> dict:
         **reconstruction_metrics(test.images, run.reconstruct(test.images)),
     }
     z_train, z_test = embed(run, train.images), embed(run, test.images)
-    card["codings_dims"] = z_train.shape[1]
     card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
     if baselines:
         pixels_train = train.images.reshape(len(train), -1).astype(np.float32) / 255
@@ -66,11 +65,23 @@ def evaluate(run, data: Dataset, baselines: bool = True, k: int = 5) -> dict:
         p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
         card[f"pca{n_components}"] = _classifiers(p_train, train.labels, p_test, test.labels, k)
         card["pixels"] = _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)
+    card["maps"] = _map_scores(run)
     return card
+
+
+def _map_scores(run) -> dict[str, float]:
+    """Trustworthiness of the maps ``autoencode map`` drew for this run (from its metrics.json)."""
+    from autoencode.training.checkpoint import read_json
+
+    path = run.path / "metrics.json"
+    metrics = read_json(path) if path.is_file() else {}
+    return {k: v["trustworthiness"] for k, v in metrics.items()
+            if k.startswith("map_") and isinstance(v, dict) and v.get("trustworthiness") is not None}  # fmt: skip
 
 
 def _classifiers(train_x, train_y, test_x, test_y, k: int) -> dict[str, float]:
     return {
+        "dims": train_x.shape[1],
         f"knn{k}": knn_accuracy(train_x, train_y, test_x, test_y, k),
         "linear_probe": linear_probe_accuracy(train_x, train_y, test_x, test_y),
     }

@@ -27,11 +27,12 @@ def run(args) -> int:
     print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
           f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
     print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
-    dims = {"codings": card["codings_dims"], "pixels": run_.model.config.input_shape}
     for name, scores in card.items():
-        if isinstance(scores, dict):
-            d = dims.get(name, name.removeprefix("pca"))
-            d = d if not isinstance(d, tuple) else int(__import__("math").prod(d))
-            print(f"{name:<16}{d!s:>6}{scores['knn5']:>12.4f}{scores['linear_probe']:>14.4f}")
+        if isinstance(scores, dict) and "dims" in scores:
+            print(
+                f"{name:<16}{scores['dims']:>6}{scores['knn5']:>12.4f}{scores['linear_probe']:>14.4f}"
+            )
+    for name, trust in card["maps"].items():
+        print(f"{name}: trustworthiness (k=10) {trust:.4f}")
     print(f"wrote {run_.path / 'metrics.json'}")
     return 0

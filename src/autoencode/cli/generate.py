@@ -21,7 +21,7 @@ def run(args) -> int:
     import numpy as np
 
     from autoencode.figures import image_grid_figure, save_figure
-    from autoencode.training.checkpoint import atomic_write
+    from autoencode.training.checkpoint import write_npy
     from autoencode.training.runfolder import load_run
 
     run_ = load_run(args.run_folder)
@@ -34,11 +34,6 @@ def run(args) -> int:
     path = save_figure(image_grid_figure(images), args.out or run_.figures / "samples.png")
     print(f"wrote {path}")
     if args.npy:
-
-        def write(tmp):
-            with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
-                np.save(f, images.astype(np.float32))
-
-        npy = atomic_write(args.npy, write)
+        npy = write_npy(args.npy, images.astype(np.float32))
         print(f"wrote {npy}")
     return 0

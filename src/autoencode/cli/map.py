@@ -23,14 +23,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    import numpy as np
-
     from autoencode.analysis.embedding import MAP_METHODS
     from autoencode.analysis.evaluation import codings_map, split_of
     from autoencode.cli.reconstruct import run_and_data
     from autoencode.errors import ConfigError
     from autoencode.figures import map_figure, save_figure
-    from autoencode.training.checkpoint import atomic_write
+    from autoencode.training.checkpoint import write_npy
     from autoencode.training.runfolder import update_metrics
 
     if args.method not in MAP_METHODS:  # before any work
@@ -46,11 +44,7 @@ def run(args) -> int:
                         split.images if args.thumbnails else None, title)  # fmt: skip
     save_figure(figure, png)
 
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, result["coords"])
-
-    coords = atomic_write(png.with_suffix(".npy"), write)
+    coords = write_npy(png.with_suffix(".npy"), result["coords"])
     key = f"map_{args.method}_{args.split}"
     update_metrics(
         run_.path,

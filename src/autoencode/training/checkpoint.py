@@ -50,6 +50,18 @@ def write_json(path: str | Path, data) -> Path:
     return write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+def write_npy(path: str | Path, array) -> Path:
+    """A numpy array as ``.npy``, atomically (through a file object: ``np.save`` would append
+    ``.npy`` to the temporary path)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+    return atomic_write(path, write)
+
+
 def read_json(path: str | Path) -> dict:
     path = Path(path)
     try:
