@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -20,6 +21,17 @@ from autoencode.models.base import Autoencoder
 from autoencode.training.batches import image_tensor, to_float
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import auto_threads, resolve_device
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """An independent seed for one use of randomness, derived from the run's one seed.
+
+    The weights are drawn from torch's global generator seeded with ``seed``; a shuffling
+    generator seeded with the same number would replay the very same random stream, making the
+    first epoch's order a function of the initial weights.
+    """
+    entropy = [seed & 0xFFFFFFFF, *stream.encode()]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 class TrainingDiverged(AutoencodeError):
@@ -77,7 +89,7 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.optimizer = config.make_optimizer(self.model.parameters())
-        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.shuffle = torch.Generator().manual_seed(stream_seed(config.seed, "shuffle"))
         self.history: list[dict] = []
 
     @property
