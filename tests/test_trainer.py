@@ -51,3 +51,20 @@ def test_model_follows_the_data_shape(tmp_path):
     assert run.config["model"]["input_shape"] == [3, 12, 10]
     assert run.reconstruct(rgb[:5]).shape == (5, 12, 10, 3)
     assert run.encode(rgb[:5]).shape == (5, 4)
+
+
+def test_resume_with_a_damaged_checkpoint_is_one_error(tiny_data, tmp_path):
+    from autoencode.errors import RunFolderError
+
+    train("stacked", tiny_data, tmp_path / "r", epochs=1, progress=False)
+    checkpoint = tmp_path / "r" / "checkpoint" / "last.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:500])
+    with pytest.raises(RunFolderError, match="last.safetensors: not a valid safetensors file"):
+        resume(tmp_path / "r", tiny_data, epochs=2, progress=False)
+
+
+def test_shuffling_is_independent_of_the_weights_seed():
+    from autoencode.training.trainer import stream_seed
+
+    assert stream_seed(42, "shuffle") != 42
+    assert stream_seed(42, "shuffle") == stream_seed(42, "shuffle") != stream_seed(43, "shuffle")

@@ -59,7 +59,7 @@ def train(
         "data": {"dataset": data.name if data.name in DATASETS else data.source,
                  "source": data.source, "train_size": len(data.train), "valid_size": len(data.valid)},
     }  # fmt: skip
-    torch.manual_seed(training.seed)  # one seed for the weights, the shuffling and any sampling
+    torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
     trainer = Trainer(build_model(model_config), training, device, threads, progress)
     return _fit(trainer, data, out, config)
 
@@ -79,9 +79,12 @@ def resume(path: str | Path, data: Dataset, device: str = "auto", threads: int |
     tensors, meta = load_tensors(path / CHECKPOINT)
     if meta is None:
         raise RunFolderError(f"{path / CHECKPOINT}: has no trainer state")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     trainer = Trainer(model, training, device, threads, progress)
-    trainer.load_state(tensors, meta)
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        trainer.load_state(tensors, meta)
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise RunFolderError(f"{path / CHECKPOINT}: does not fit config.json ({e})") from None
     return _fit(trainer, data, path, config)
 
 

@@ -182,7 +182,7 @@ def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
         valid=valid,
         test=split("test"),
         class_names=None if names is None else tuple(str(n) for n in names),
-        source=str(path),
+        source=str(path.resolve()),  # the run folder finds it again from anywhere
     )
 
 

@@ -67,4 +67,8 @@ def summary(model: Autoencoder) -> str:
     lines = [f"Model: {type(model).__name__} ({model.config.kind})", rule, fmt(table[0]), rule]
     lines += [fmt(row) for row in table[1:]]
     lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
+    if any(len(r.output_shape) == 4 for r in rows):
+        lines.append(
+            "Shapes are (batch, channels, height, width); Keras writes (batch, height, width, channels)."
+        )
     return "\n".join(lines)
