@@ -59,7 +59,7 @@ def test_resume_with_a_damaged_checkpoint_is_one_error(tiny_data, tmp_path):
     train("stacked", tiny_data, tmp_path / "r", epochs=1, progress=False)
     checkpoint = tmp_path / "r" / "checkpoint" / "last.safetensors"
     checkpoint.write_bytes(checkpoint.read_bytes()[:500])
-    with pytest.raises(RunFolderError, match="last.safetensors: not a valid safetensors file"):
+    with pytest.raises(RunFolderError, match=r"last\.safetensors: not a valid safetensors file"):
         resume(tmp_path / "r", tiny_data, epochs=2, progress=False)
 
 
