@@ -78,6 +78,7 @@ def test_resume_from_the_cli(trained, capsys):
     (["train", "--lr", "zero"], "argument --lr: expected a positive number"),
     (["train", "--preset", "nope"], "unknown preset 'nope': expected one of stacked"),
     (["train", "--data", "nowhere.npz"], "nowhere.npz: no such file"),
+    (["train", "--data", "nowhere"], "unknown dataset 'nowhere'"),
     (["train", "--data-dir", "/nonexistent"], "/nonexistent: data directory (--data-dir) does not exist"),
     (["train", "--model", "units"], "expected KEY=VALUE"),
     (["train", "--model", "wings=2"], "unknown stacked model setting(s): wings"),

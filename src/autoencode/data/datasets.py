@@ -190,7 +190,8 @@ DATASETS: dict[str, Callable[..., Dataset]] = {"fashion-mnist": load_fashion_mni
 
 
 def load_dataset(name: str | Path, data_dir: str | Path | None = None) -> Dataset:
-    """A dataset by registry name (``fashion-mnist``) or a path to a ``.npz`` / ``.npy`` file.
+    """A dataset by registry name (``fashion-mnist``), a ``.npz`` / ``.npy`` file, or a folder of
+    images (one subfolder per class).
 
     >>> data = load_dataset("fashion-mnist")
     >>> len(data.train), len(data.valid), len(data.test)
@@ -200,5 +201,11 @@ def load_dataset(name: str | Path, data_dir: str | Path | None = None) -> Datase
         return DATASETS[str(name)](data_dir)
     if Path(name).suffix in (".npz", ".npy"):
         return load_array_file(name)
+    if Path(name).is_dir():
+        from autoencode.data.folders import load_image_folder
+
+        return load_image_folder(name)
     known = ", ".join(sorted(DATASETS))
-    raise DataError(f"unknown dataset {str(name)!r}: expected one of {known}, or a .npz/.npy file")
+    raise DataError(
+        f"unknown dataset {str(name)!r}: expected one of {known}, a .npz/.npy file or an image folder"
+    )
