@@ -12,8 +12,10 @@ from autoencode.data.datasets import DATASETS, Dataset
 from autoencode.errors import AutoencodeError, RunFolderError
 from autoencode.models.base import ModelConfig, build_model, config_from_dict
 from autoencode.presets import get_preset
+from autoencode.training import distributed
 from autoencode.training.checkpoint import load_tensors, read_json
 from autoencode.training.config import TrainingConfig
+from autoencode.training.device import resolve_device
 from autoencode.training.runfolder import CHECKPOINT, FORMAT, Run, RunWriter, load_run
 from autoencode.training.trainer import Trainer
 
@@ -50,7 +52,10 @@ def train(
     if tuple(model_config.input_shape) != data.image_shape:
         model_config = dataclasses.replace(model_config, input_shape=data.image_shape)
     out = Path(out) if out is not None else default_run_path(preset or model_config.kind)
-    _prepare_folder(out, overwrite)
+    world, _ = distributed.join(resolve_device(device))
+    if world.main:  # under torchrun, rank 0 alone touches the folder
+        _prepare_folder(out, overwrite)
+    distributed.barrier(world)
     config = {
         "format": FORMAT,
         "preset": preset,
@@ -90,7 +95,8 @@ def resume(path: str | Path, data: Dataset, device: str = "auto", threads: int |
 
 def _fit(trainer: Trainer, data: Dataset, out: Path, config: dict) -> Run:
     writer = RunWriter(out, config)
-    writer.start(trainer)
+    if trainer.world.main:
+        writer.start(trainer)
     trainer.callbacks.append(writer)
     trainer.fit(data.train, data.valid)
     return load_run(out, device=str(trainer.device))

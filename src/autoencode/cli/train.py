@@ -54,6 +54,13 @@ def run(args) -> int:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
         return 130
+    from autoencode.training import distributed
+
+    world = distributed.current()
+    if world.size > 1:
+        distributed.leave()
+    if not world.main:
+        return 0
     last = result.history[-1]
     print(f"trained {last['epoch']} epochs: loss {last['loss']:.4f}"
           + (f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""))  # fmt: skip

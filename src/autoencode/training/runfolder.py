@@ -25,6 +25,7 @@ import torch
 
 from autoencode.errors import ConfigError, RunFolderError
 from autoencode.models.base import Autoencoder, build_model
+from autoencode.training import distributed
 from autoencode.training.batches import image_tensor, to_float
 from autoencode.training.checkpoint import (
     load_tensors,
@@ -51,7 +52,8 @@ def runtime_info(device: torch.device, threads: int) -> dict:
     from autoencode import __version__
 
     return {
-        "device": str(device), "threads": threads, "autoencode": __version__,
+        "device": str(device), "threads": threads, "processes": distributed.current().size,
+        "autoencode": __version__,
         "torch": torch.__version__, "python": platform.python_version(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip

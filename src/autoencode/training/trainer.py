@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from autoencode.data.datasets import Split
 from autoencode.errors import AutoencodeError
 from autoencode.models.base import Autoencoder
+from autoencode.training import distributed
 from autoencode.training.batches import image_tensor, to_float
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import auto_threads, resolve_device
@@ -83,10 +84,21 @@ class Trainer:
                  threads: int | None = None, progress: bool = True,
                  callbacks: Sequence[Callable[[Trainer], None]] = ()):  # fmt: skip
         self.config = config
-        self.device = resolve_device(device)
+        self.world, self.device = distributed.join(resolve_device(device))
         self.model = model.to(self.device, memory_format=model.memory_format)
+        self.network = self.model  # what training steps call: the model, or its DDP wrapper
+        if self.world.size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.network = DistributedDataParallel(
+                self.model, device_ids=ids
+            )  # broadcasts rank 0's weights
+            torch.manual_seed(
+                stream_seed(config.seed, f"rank {self.world.rank}")
+            )  # own sampling noise
         self.threads = threads or auto_threads(model, config.batch_size)
-        self.progress = progress
+        self.progress = progress and self.world.main
         self.callbacks = list(callbacks)
         self.optimizer = config.make_optimizer(self.model.parameters())
         self.shuffle = torch.Generator().manual_seed(stream_seed(config.seed, "shuffle"))
@@ -116,8 +128,10 @@ class Trainer:
                 self._check_finite(row)
                 self.history.append(row)
                 self._report(row)
-                for callback in self.callbacks:
-                    callback(self)
+                if self.world.main:  # only rank 0 writes
+                    for callback in self.callbacks:
+                        callback(self)
+            distributed.barrier(self.world)  # the last epoch is saved before anyone reads it
         finally:
             torch.set_num_threads(previous_threads)
         return self.history
@@ -126,14 +140,17 @@ class Trainer:
         self.model.train()
         images, targets = tensors[0], tensors[1:]
         n, bs = len(images), self.config.batch_size
-        order = torch.randperm(n, generator=self.shuffle).to(self.device)
+        order = distributed.shard(torch.randperm(n, generator=self.shuffle), self.world).to(
+            self.device
+        )
+        n = len(order)
         sums: dict[str, torch.Tensor] = {}
         bar = tqdm(total=math.ceil(n / bs), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                    disable=None if self.progress else True, leave=False, unit="batch", mininterval=0.5)  # fmt: skip
         for step, start in enumerate(range(0, n, bs), 1):
             batch = order[start : start + bs]
             x = to_float(images[batch])
-            out = self.model(x, *(t[batch] for t in targets))
+            out = self.network(x, *(t[batch] for t in targets))
             loss = out.loss
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -150,7 +167,11 @@ class Trainer:
                 )
             bar.update()
         bar.close()
-        return loss_row({name: float(total) / n for name, total in sums.items()})
+        totals = distributed.sum_over_ranks(torch.stack(list(sums.values())), self.world)
+        count = n * self.world.size
+        return loss_row(
+            {name: float(total) / count for name, total in zip(sums, totals, strict=True)}
+        )
 
     def _check_finite(self, row: dict) -> None:
         if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
