@@ -17,8 +17,6 @@ from autoencode.analysis.metrics import (
 from autoencode.data.datasets import Dataset, Split
 from autoencode.errors import AutoencodeError
 
-SPLITS = ("train", "valid", "test", "all")
-
 
 def split_of(data: Dataset, name: str) -> Split:
     """A named split, or ``all``: train, valid and test together (70,000 for Fashion-MNIST)."""
