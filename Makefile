@@ -42,7 +42,8 @@ demo: data
 	$(BIN)/autoencode train --preset vae --out $(DEMO)/vae --overwrite
 	$(BIN)/autoencode generate $(DEMO)/vae -n 12
 	$(BIN)/autoencode interpolate $(DEMO)/vae --between 0 1 --steps 8
-	@echo "figures: $(DEMO)/*/figures/*.png"
+	for run in stacked conv vae; do $(BIN)/autoencode report $(DEMO)/$$run; done
+	@echo "figures: $(DEMO)/*/figures/*.png; one page per run: $(DEMO)/*/report.html"
 
 test: dev
 	$(BIN)/python -m pytest -q

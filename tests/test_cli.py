@@ -167,3 +167,14 @@ def test_interpolate_writes_a_strip(fixture, request, capsys):
     assert (run_dir / "figures" / "interpolation.png").is_file()
     code, _, err = cli(capsys, "interpolate", run_dir, "--between", 0, 999)
     assert code == 2 and "index 999 is outside the valid split (0 to 31)" in err
+
+
+def test_report_is_one_self_contained_page(trained, capsys):
+    assert cli(capsys, "reconstruct", trained)[0] == 0
+    code, out, err = cli(capsys, "report", trained)
+    assert code == 0, err
+    assert f"wrote {trained / 'report.html'}" in out
+    page = (trained / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "reconstructions.png" in page
+    assert page.count("data:image/png;base64,") == 2  # the loss curve and the figure
+    assert "<th>val_loss</th>" in page

@@ -38,6 +38,8 @@ _EXPORTS = {
     "strip_figure": "autoencode.figures",
     "map_figure": "autoencode.figures",
     "save_figure": "autoencode.figures",
+    "history_figure": "autoencode.figures",
+    "write_report": "autoencode.report",
     "embed": "autoencode.analysis.embedding",
     "map_codings": "autoencode.analysis.embedding",
     "evaluate": "autoencode.analysis.evaluation",

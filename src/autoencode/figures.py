@@ -113,6 +113,21 @@ def _colormap(n: int):
     return colormaps["tab10" if n <= 10 else "tab20"]
 
 
+def history_figure(history: list[dict]):
+    """Loss per epoch, training and validation, and each named term when there are several."""
+    fig = _figure(6, 3.5)
+    ax = fig.add_subplot(1, 1, 1)
+    epochs = [row["epoch"] for row in history]
+    for key in history[0]:
+        if key not in ("epoch", "seconds"):
+            ax.plot(epochs, [row[key] for row in history], marker="o", ms=3,
+                    ls="--" if key.startswith("val_") else "-", label=key)  # fmt: skip
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG atomically."""
     from autoencode.training.checkpoint import atomic_write

@@ -11,7 +11,7 @@ from autoencode.errors import AutoencodeError
 
 COMMANDS = [
     "train", "summary", "reconstruct", "generate", "interpolate",
-    "embed", "map", "evaluate", "pretrain", "datasets",
+    "embed", "map", "evaluate", "pretrain", "report", "datasets",
 ]  # fmt: skip
 
 
