@@ -85,12 +85,17 @@ def umap(codings: np.ndarray, seed: int = 42, **_) -> np.ndarray:
 MAP_METHODS: dict[str, Callable[..., np.ndarray]] = {"tsne": tsne, "umap": umap, "pca": pca}
 
 
-def map_codings(codings: np.ndarray, method: str = "tsne", seed: int = 42) -> np.ndarray:
-    """A 2-D map of ``(N, D)`` codings by ``method``: tsne, umap or pca."""
+def check_map_method(method: str) -> str:
     if method not in MAP_METHODS:
         raise ConfigError(
             f"unknown map method {method!r}: expected one of {', '.join(MAP_METHODS)}"
         )
+    return method
+
+
+def map_codings(codings: np.ndarray, method: str = "tsne", seed: int = 42) -> np.ndarray:
+    """A 2-D map of ``(N, D)`` codings by ``method``: tsne, umap or pca."""
+    check_map_method(method)
     if len(codings) < 5:
         raise AutoencodeError(f"a map needs at least 5 points, got {len(codings)}")
     return MAP_METHODS[method](

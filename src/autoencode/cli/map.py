@@ -23,18 +23,14 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from autoencode.analysis.embedding import MAP_METHODS
+    from autoencode.analysis.embedding import check_map_method
     from autoencode.analysis.evaluation import codings_map, split_of
     from autoencode.cli.reconstruct import run_and_data
-    from autoencode.errors import ConfigError
     from autoencode.figures import map_figure, save_figure
     from autoencode.training.checkpoint import write_npy
     from autoencode.training.runfolder import update_metrics
 
-    if args.method not in MAP_METHODS:  # before any work
-        raise ConfigError(
-            f"unknown map method {args.method!r}: expected one of {', '.join(MAP_METHODS)}"
-        )
+    check_map_method(args.method)  # before any work
     run_, data = run_and_data(args)
     split = split_of(data, args.split)
     result = codings_map(run_, split, args.method, args.seed)
