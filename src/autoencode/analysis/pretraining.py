@@ -16,7 +16,7 @@ import torch
 from autoencode.data.datasets import Dataset, Split
 from autoencode.errors import AutoencodeError
 from autoencode.models.classifier import Classifier
-from autoencode.training.batches import image_tensor, to_float
+from autoencode.training.batches import apply_in_batches
 from autoencode.training.config import TrainingConfig
 from autoencode.training.trainer import Trainer
 
@@ -35,9 +35,9 @@ def labelled_subset(split: Split, n: int, seed: int) -> Split:
 def accuracy(model: Classifier, split: Split, batch_size: int = 1000) -> float:
     model.eval()
     device = next(model.parameters()).device
-    images = image_tensor(split.images, device)
-    predictions = torch.cat([model(to_float(images[i : i + batch_size])).logits.argmax(1).cpu()
-                             for i in range(0, len(images), batch_size)])  # fmt: skip
+    predictions = apply_in_batches(
+        lambda x: model(x).logits.argmax(1), split.images, device, batch_size
+    )
     return float((predictions.numpy() == split.labels).mean())
 
 

@@ -16,3 +16,14 @@ def image_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 def to_float(batch: torch.Tensor) -> torch.Tensor:
     """uint8 pixels to float32 in [0, 1], as the seed's ``X / 255.0``."""
     return batch.float().div_(255.0)
+
+
+@torch.inference_mode()
+def apply_in_batches(
+    fn, images: np.ndarray, device: torch.device, batch_size: int = 1000
+) -> torch.Tensor:
+    """``fn`` over uint8 images in float batches on ``device``; the results joined on the CPU."""
+    tensor = image_tensor(images, device)
+    return torch.cat(
+        [fn(to_float(tensor[i : i + batch_size])).cpu() for i in range(0, len(tensor), batch_size)]
+    )

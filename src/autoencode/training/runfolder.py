@@ -26,7 +26,7 @@ import torch
 from autoencode.errors import ConfigError, RunFolderError
 from autoencode.models.base import Autoencoder, build_model
 from autoencode.training import distributed
-from autoencode.training.batches import image_tensor, to_float
+from autoencode.training.batches import apply_in_batches
 from autoencode.training.checkpoint import (
     load_tensors,
     read_json,
@@ -127,12 +127,7 @@ class Run:
     @torch.inference_mode()
     def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
         self.model.eval()
-        tensor = image_tensor(images, self.device)
-        parts = [
-            fn(to_float(tensor[i : i + batch_size])).cpu()
-            for i in range(0, len(tensor), batch_size)
-        ]
-        return torch.cat(parts).numpy()
+        return apply_in_batches(fn, images, self.device, batch_size).numpy()
 
     def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """uint8 images to codings (the mean, for a variational model)."""

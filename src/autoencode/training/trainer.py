@@ -139,11 +139,9 @@ class Trainer:
     def _train_epoch(self, tensors: list[torch.Tensor]) -> dict:
         self.model.train()
         images, targets = tensors[0], tensors[1:]
-        n, bs = len(images), self.config.batch_size
-        order = distributed.shard(torch.randperm(n, generator=self.shuffle), self.world).to(
-            self.device
-        )
-        n = len(order)
+        epoch_order = torch.randperm(len(images), generator=self.shuffle)
+        order = distributed.shard(epoch_order, self.world).to(self.device)  # this process's share
+        n, bs = len(order), self.config.batch_size
         sums: dict[str, torch.Tensor] = {}
         bar = tqdm(total=math.ceil(n / bs), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                    disable=None if self.progress else True, leave=False, unit="batch", mininterval=0.5)  # fmt: skip
