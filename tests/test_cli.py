@@ -85,6 +85,8 @@ def test_resume_from_the_cli(trained, capsys):
     (["train", "--device", "tpu:9"], "unknown device 'tpu:9'"),
     (["reconstruct", "/nonexistent/run"], "/nonexistent/run: not a run folder"),
     (["summary", "--preset", "nope"], "unknown preset 'nope'"),
+    (["export", "/nonexistent/run"], "/nonexistent/run: not a run folder"),
+    (["export", "x", "--part", "middle"], "argument --part: invalid choice: 'middle'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])  # fmt: skip
 def test_bad_input_is_one_line(capsys, argv, message):
@@ -92,6 +94,14 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("autoencode: error: "), err
     assert message in err
+
+
+def test_export_writes_an_onnx_file(trained, capsys):
+    pytest.importorskip("onnxruntime", reason="part of the [dev] extra")
+    code, out, _ = cli(capsys, "export", trained, "--part", "encoder")
+    path = trained / "export" / "encoder.onnx"
+    assert code == 0 and out.startswith(f"wrote {path}: images float32 (N, 1, 28, 28) → codings")
+    assert "onnxruntime matches the model" in out and path.stat().st_size > 1000
 
 
 def test_existing_out_folder_is_refused(trained, tiny_npz, capsys):
@@ -178,3 +188,21 @@ def test_report_is_one_self_contained_page(trained, capsys):
     assert page.startswith("<!doctype html>") and "reconstructions.png" in page
     assert page.count("data:image/png;base64,") == 2  # the loss curve and the figure
     assert "<th>val_loss</th>" in page
+
+
+def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
+    from autoencode.cli.demo import steps
+
+    out_dir = tmp_path / "demo"
+    code, out, err = cli(capsys, "demo", "--quick", "--data", tiny_npz, "--out", out_dir,
+                         "--labels", 40, "--device", "cpu")  # fmt: skip
+    assert code == 0, err
+    ran = [line.split()[2] for line in out.splitlines() if line.startswith("$ autoencode ")]
+    assert ran == [argv[0] for argv in steps(str(out_dir))]
+    figures = {p.relative_to(out_dir).as_posix() for p in out_dir.glob("*/figures/*.png")}
+    assert figures >= {"stacked/figures/reconstructions.png", "stacked/figures/map_tsne.png",
+                       "conv/figures/reconstructions.png", "vae/figures/samples.png",
+                       "vae/figures/interpolation.png"}  # fmt: skip
+    assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
+    assert "pretraining_40" in (out_dir / "stacked" / "metrics.json").read_text()
+    assert load_run(out_dir / "vae").config["training"]["epochs"] == 1

@@ -40,6 +40,7 @@ _EXPORTS = {
     "save_figure": "autoencode.figures",
     "history_figure": "autoencode.figures",
     "write_report": "autoencode.report",
+    "export_onnx": "autoencode.export",
     "embed": "autoencode.analysis.embedding",
     "map_codings": "autoencode.analysis.embedding",
     "evaluate": "autoencode.analysis.evaluation",

@@ -1,0 +1,71 @@
+"""ONNX export: every part of every preset runs in onnxruntime and gives the model's own outputs."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from autoencode.api import train
+from autoencode.errors import AutoencodeError
+from autoencode.export import PARTS, export_onnx
+from autoencode.presets import PRESETS
+
+onnx = pytest.importorskip("onnx", reason="export needs the [export] extra (part of [dev])")
+onnxruntime = pytest.importorskip("onnxruntime", reason="part of the [dev] extra")
+
+
+@pytest.fixture(scope="module", params=sorted(PRESETS))
+def run(request, tmp_path_factory):
+    from autoencode.data.datasets import Dataset, Split
+    from conftest import synthetic_images
+
+    images, labels = synthetic_images(64)
+    data = Dataset("tiny", Split(images[16:], labels[16:]), Split(images[:16], labels[:16]))
+    return train(request.param, data, tmp_path_factory.mktemp("export"), epochs=1, progress=False)
+
+
+def session(path):
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_exported_part_matches_the_run(run, part, tmp_path):
+    from conftest import synthetic_images
+
+    done = export_onnx(run, tmp_path / f"{part}.onnx", part)
+    assert done["max_abs_difference"] is not None and done["max_abs_difference"] < 1e-5
+    images, _ = synthetic_images(7, seed=3)  # a batch size the export never saw
+    floats = (images / 255).astype(np.float32)[:, None]
+    codings = run.encode(images)
+    feed, expected = {
+        "autoencoder": (floats, run.reconstruct(images)[:, None]),
+        "encoder": (floats, codings),
+        "decoder": (codings, run.reconstruct(images)[:, None]),
+    }[part]
+    (got,) = session(done["path"]).run(None, {session(done["path"]).get_inputs()[0].name: feed})
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    meta = {p.key: p.value for p in onnx.load(done["path"]).metadata_props}
+    assert meta["autoencode.part"] == part
+    assert json.loads(meta["autoencode.config"])["model"] == run.config["model"]
+
+
+def test_a_mismatch_writes_nothing(run, tmp_path, monkeypatch):
+    import autoencode.export
+
+    monkeypatch.setattr(autoencode.export, "TOLERANCE", -1.0)
+    with pytest.raises(AutoencodeError, match="differs from the model"):
+        export_onnx(run, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_onnx_says_what_to_install(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(AutoencodeError, match=r"pip install 'autoencode\[export\]'"):
+        export_onnx(run, tmp_path / "m.onnx")
+
+
+def test_the_cli_offers_every_part():
+    from autoencode.cli import export as cli_export
+
+    assert cli_export.PARTS == PARTS
