@@ -13,6 +13,7 @@ random inputs and its outputs must match torch's; the run's config rides along i
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -100,7 +101,7 @@ def export_onnx(run, out: str | Path, part: str = "autoencoder", check_batch: in
         raise AutoencodeError(
             "export needs the optional packages onnx and onnxscript: pip install 'autoencode[export]'"
         ) from None
-    model = run.model.to("cpu").eval()
+    model = copy.deepcopy(run.model).to("cpu").eval()  # the run's own model stays where it is
     names = NAMES[part]
     module = _Part(model, part).eval()
     example = example_input(model, part, 2)
