@@ -31,7 +31,7 @@ data: install
 	fi
 	$(BIN)/autoencode datasets --fetch
 
-# The seed's whole workflow on the real data (`autoencode demo`): about 5 minutes on 2 CPU cores.
+# The seed's whole workflow on the real data (`autoencode demo`): about 4 minutes on 2 CPU cores, venv included.
 demo: data
 	$(BIN)/autoencode demo --out $(DEMO)
 
