@@ -31,7 +31,7 @@ data: install
 	fi
 	$(BIN)/autoencode datasets --fetch
 
-# The seed's whole workflow on the real data (`autoencode demo`): about 4 minutes on 2 CPU cores, venv included.
+# The seed's whole workflow on the real data (`autoencode demo`): 3½ minutes on 2 CPU cores from a fresh clone.
 demo: data
 	$(BIN)/autoencode demo --out $(DEMO)
 

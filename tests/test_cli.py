@@ -195,7 +195,7 @@ def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
 
     out_dir = tmp_path / "demo"
     code, out, err = cli(capsys, "demo", "--quick", "--data", tiny_npz, "--out", out_dir,
-                         "--labels", 40, "--device", "cpu")  # fmt: skip
+                         "--device", "cpu")  # fmt: skip
     assert code == 0, err
     ran = [line.split()[2] for line in out.splitlines() if line.startswith("$ autoencode ")]
     assert ran == [argv[0] for argv in steps(str(out_dir))]
@@ -204,5 +204,48 @@ def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
                        "conv/figures/reconstructions.png", "vae/figures/samples.png",
                        "vae/figures/interpolation.png"}  # fmt: skip
     assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
-    assert "pretraining_40" in (out_dir / "stacked" / "metrics.json").read_text()
+    # 500 labels asked for, 64 training images: all of them, said so
+    assert "pretraining with all 64 training labels" in out
+    assert "pretraining_64" in (out_dir / "stacked" / "metrics.json").read_text()
     assert load_run(out_dir / "vae").config["training"]["epochs"] == 1
+
+
+def test_demo_on_unlabelled_data_skips_pretraining(tmp_path, capsys):
+    images, _ = synthetic_images(64)
+    np.save(tmp_path / "x.npy", images)
+    out_dir = tmp_path / "demo"
+    code, out, err = cli(capsys, "demo", "--quick", "--data", tmp_path / "x.npy", "--out", out_dir,
+                         "--device", "cpu")  # fmt: skip
+    assert code == 0, err
+    assert "(no pretraining step: 'x' has no labelled train and test splits)" in out
+    assert "$ autoencode pretrain" not in out
+    assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
+
+
+def test_overwrite_replaces_only_run_folders(tiny_npz, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    code, _, err = cli(capsys, "train", "--data", tiny_npz, "--out", mine, "--overwrite", "--quiet")
+    assert code == 2 and err.count("\n") == 1
+    assert "not a run folder (no config.json); --overwrite only replaces run folders" in err
+    assert (mine / "thesis.tex").read_text() == "precious"
+
+
+def test_paths_the_system_refuses_are_one_line(trained, tiny_npz, tmp_path, capsys):
+    code, _, err = cli(capsys, "reconstruct", trained, "--out", tmp_path)  # a folder, not a file
+    assert code == 2 and err.count("\n") == 1 and f"{tmp_path}: cannot write it" in err
+    assert not list(tmp_path.glob(".*.tmp"))
+    code, _, err = cli(capsys, "train", "--data", tiny_npz, "--out", f"{tiny_npz}/run", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "run: cannot create the run folder" in err, err
+
+
+def test_any_refused_path_is_one_line(capsys, monkeypatch):
+    import autoencode.cli.report
+
+    def refused(args):
+        raise PermissionError(13, "Permission denied", args.run_folder)
+
+    monkeypatch.setattr(autoencode.cli.report, "run", refused)
+    code, _, err = cli(capsys, "report", "/some/run")
+    assert code == 2 and err == "autoencode: error: /some/run: Permission denied\n"

@@ -116,5 +116,12 @@ def _prepare_folder(path: Path, overwrite: bool) -> None:
             raise RunFolderError(
                 f"{path}: run folder exists; use --resume to continue it or --overwrite"
             )
+        if not (path / "config.json").is_file():  # --overwrite never deletes the user's own files
+            raise RunFolderError(
+                f"{path}: not a run folder (no config.json); --overwrite only replaces run folders"
+            )
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{path}: cannot create the run folder ({e.strerror or e})") from None

@@ -6,7 +6,7 @@ from autoencode.cli.options import positive_int
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run the seed's whole workflow (about 3 minutes on 2 cores)",
+    p = sub.add_parser("demo", help="run the seed's whole workflow (about 3 minutes on 2 CPU cores)",
                        description="Train the seed's stacked, convolutional and variational "
                                    "autoencoders on Fashion-MNIST and write every figure of the "
                                    "seed: reconstructions, a t-SNE map of the codings, "
@@ -28,8 +28,8 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def steps(out: str, quick: bool = False, labels: int = 500) -> list[list[str]]:
-    """The commands, in order: each is ``autoencode`` argv."""
+def steps(out: str, quick: bool = False, labels: int | None = 500) -> list[list[str]]:
+    """The commands, in order: each is ``autoencode`` argv (``labels=None``: no pretraining)."""
     stacked, conv, vae = (f"{out}/{name}" for name in ("stacked", "conv", "vae"))
     epochs = ["--epochs", "1"] if quick else []
     pretrain_epochs = ["--epochs", "2", "--fine-tune-epochs", "2"] if quick else []
@@ -38,7 +38,7 @@ def steps(out: str, quick: bool = False, labels: int = 500) -> list[list[str]]:
         ["train", "--preset", "stacked", "--out", stacked, "--overwrite", *epochs],
         ["reconstruct", stacked],
         ["map", stacked, "--method", "tsne"],
-        ["pretrain", stacked, "--labels", str(labels), *pretrain_epochs],
+        *([["pretrain", stacked, "--labels", str(labels), *pretrain_epochs]] if labels else []),
         ["train", "--preset", "conv", "--out", conv, "--overwrite", *epochs],
         ["reconstruct", conv],
         ["train", "--preset", "vae", "--out", vae, "--overwrite", *epochs],
@@ -53,10 +53,24 @@ TAKES_DATA = {"train", "reconstruct", "map", "pretrain", "interpolate"}
 TAKES_DEVICE = {"train", "pretrain"}
 
 
+def pretraining_labels(data, wanted: int) -> int | None:
+    """How many labels the pretraining step can use on ``data``; None (with a note) if it can't run."""
+    if data.train.labels is None or data.test is None or data.test.labels is None:
+        print(f"(no pretraining step: {data.name!r} has no labelled train and test splits)")
+        return None
+    if wanted > len(data.train):
+        print(f"(pretraining with all {len(data.train)} training labels, fewer than {wanted})")
+    return min(wanted, len(data.train))
+
+
 def run(args) -> int:
     from autoencode.cli.main import main
+    from autoencode.data.datasets import load_dataset
 
-    for argv in steps(args.out, args.quick, args.labels):
+    labels = pretraining_labels(
+        load_dataset(args.data or "fashion-mnist", args.data_dir), args.labels
+    )
+    for argv in steps(args.out, args.quick, labels):
         for option in ("data", "data_dir"):
             if getattr(args, option) and argv[0] in TAKES_DATA:
                 argv = [*argv, f"--{option.replace('_', '-')}", getattr(args, option)]

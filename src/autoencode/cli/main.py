@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except AutoencodeError as e:
         print(f"autoencode: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path the system refused (permissions, a file where a folder goes, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"autoencode: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("autoencode: interrupted", file=sys.stderr)
         return 130

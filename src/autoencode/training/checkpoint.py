@@ -16,20 +16,22 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from autoencode.errors import RunFolderError
+from autoencode.errors import AutoencodeError, RunFolderError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, fsync it, rename it to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would have made it
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        raise AutoencodeError(f"{path}: cannot write it ({e.strerror or e})") from e
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
