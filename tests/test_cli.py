@@ -249,3 +249,8 @@ def test_any_refused_path_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(autoencode.cli.report, "run", refused)
     code, _, err = cli(capsys, "report", "/some/run")
     assert code == 2 and err == "autoencode: error: /some/run: Permission denied\n"
+
+
+def test_a_file_where_a_folder_goes_is_named(trained, tiny_npz, capsys):
+    code, _, err = cli(capsys, "reconstruct", trained, "--out", f"{tiny_npz}/r.png")
+    assert code == 2 and f"{tiny_npz}/r.png: cannot write it" in err

@@ -33,7 +33,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError as e:
         raise AutoencodeError(f"{path}: cannot write it ({e.strerror or e})") from e
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone (renamed), or its folder could not be made
             tmp.unlink()
     return path
 
