@@ -253,4 +253,4 @@ def test_any_refused_path_is_one_line(capsys, monkeypatch):
 
 def test_a_file_where_a_folder_goes_is_named(trained, tiny_npz, capsys):
     code, _, err = cli(capsys, "reconstruct", trained, "--out", f"{tiny_npz}/r.png")
-    assert code == 2 and f"{tiny_npz}/r.png: cannot write it" in err
+    assert code == 2 and f"{tiny_npz}: cannot make this folder" in err

@@ -22,9 +22,12 @@ from autoencode.errors import AutoencodeError, RunFolderError
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, fsync it, rename it to ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AutoencodeError(f"{path.parent}: cannot make this folder ({e.strerror or e})") from e
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would have made it
         with open(tmp, "rb+") as f:
@@ -33,7 +36,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError as e:
         raise AutoencodeError(f"{path}: cannot write it ({e.strerror or e})") from e
     finally:
-        with contextlib.suppress(OSError):  # gone (renamed), or its folder could not be made
+        with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return path
 
