@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoencode.cli.options import positive_int
+from autoencode.cli.options import add_data_options, add_device_options, positive_int
 
 
 def add_parser(sub) -> None:
@@ -17,14 +17,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--quick", action="store_true",
                    help="one epoch each and a short pretraining: a check that everything works")  # fmt: skip
-    p.add_argument(
-        "--data",
-        help="another dataset: a .npz/.npy file or an image folder (default fashion-mnist)",
-    )
     p.add_argument("--labels", type=positive_int, default=500,
                    help="labelled images for the pretraining step (default 500)")  # fmt: skip
-    p.add_argument("--data-dir", help="folder holding the Fashion-MNIST .gz files")
-    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:N")
+    add_data_options(p)
+    add_device_options(p)
     p.set_defaults(run=run)
 
 
