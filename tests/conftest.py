@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from autoencode.data.datasets import Dataset, Split
+from autoencode.data.types import Dataset, Split
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -66,7 +66,7 @@ def test_maps_keep_clusters_apart(blobs, method):
 
 def test_map_errors():
     with pytest.raises(
-        ConfigError, match="unknown map method 'isomap': expected one of tsne, umap, pca"
+        ConfigError, match="unknown method 'isomap': expected one of tsne, umap, pca"
     ):
         map_codings(np.zeros((10, 3)), "isomap")
     with pytest.raises(AutoencodeError, match="at least 5 points"):
@@ -123,7 +123,7 @@ def test_map_command(runs, capsys):
     assert (
         code == 2
         and err.strip()
-        == "autoencode: error: unknown map method 'isomap': expected one of tsne, umap, pca"
+        == "autoencode: error: unknown --method 'isomap': expected one of tsne, umap, pca"
     )
 
 
@@ -175,6 +175,6 @@ def test_pretrain_command(runs, capsys):
     code, out, err = cli(capsys, "pretrain", runs / "stacked", "--labels", 30, "--epochs", 2,
                          "--fine-tune-epochs", 1)  # fmt: skip
     assert code == 0, err
-    result = json.loads((runs / "stacked" / "metrics.json").read_text())["pretraining_30"]
+    result = json.loads((runs / "stacked" / "metrics.json").read_text())["pretraining"]["30"]
     assert {"pretrained_frozen", "pretrained_fine_tuned", "scratch"} <= set(result)
     assert "same classifier from scratch" in out

@@ -1,5 +1,6 @@
 """The CLI in-process (``main(argv)``), plus two subprocess checks: --help speed and Ctrl-C."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from autoencode.cli.main import main
-from autoencode.training.runfolder import load_run
+from autoencode.run import load_run
 from conftest import synthetic_images
 
 
@@ -31,8 +32,8 @@ def trained(tiny_npz, tmp_path, capsys):
 
 def test_train_writes_a_run_folder(trained, capsys):
     run = load_run(trained)
-    assert len(run.history) == 2 and run.config["data"]["dataset"].endswith("tiny.npz")
-    assert run.config["training"]["batch_size"] == 16
+    assert len(run.history) == 2 and run.config.data.location.endswith("tiny.npz")
+    assert run.config.training.batch_size == 16
 
 
 def test_train_model_options(tiny_npz, tmp_path, capsys):
@@ -42,8 +43,8 @@ def test_train_model_options(tiny_npz, tmp_path, capsys):
     assert code == 0, err
     run = load_run(tmp_path / "r")
     assert (
-        run.config["model"]["encoder_units"] == [64, 8]
-        and run.config["training"]["optimizer"] == "adam"
+        run.config.model.encoder_units == (64, 8)
+        and run.config.training.optimizer == "adam"
     )
     assert run.encode(synthetic_images(3)[0]).shape == (3, 8)
 
@@ -206,8 +207,8 @@ def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
     assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
     # 500 labels asked for, 64 training images: all of them, said so
     assert "pretraining with all 64 training labels" in out
-    assert "pretraining_64" in (out_dir / "stacked" / "metrics.json").read_text()
-    assert load_run(out_dir / "vae").config["training"]["epochs"] == 1
+    assert "64" in json.loads((out_dir / "stacked" / "metrics.json").read_text())["pretraining"]
+    assert load_run(out_dir / "vae").config.training.epochs == 1
 
 
 def test_demo_on_unlabelled_data_skips_pretraining(tmp_path, capsys):

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from autoencode.cli.main import main
-from autoencode.training.checkpoint import load_tensors
-from autoencode.training.runfolder import load_run
+from autoencode.io import load_tensors
+from autoencode.run import load_run
 from conftest import synthetic_images
 
 
@@ -38,7 +38,7 @@ def test_two_processes_train_like_one(tmp_path, capsys):
     assert main(["train", *common, "--batch-size", "32", "--out", str(tmp_path / "one")]) == 0
 
     ddp, one = load_run(tmp_path / "ddp"), load_run(tmp_path / "one")
-    assert ddp.config["runtime"]["processes"] == 2 and one.config["runtime"]["processes"] == 1
+    assert ddp.config.runtime["processes"] == 2 and one.config.runtime["processes"] == 1
     assert np.allclose(
         [r["loss"] for r in ddp.history], [r["loss"] for r in one.history], rtol=1e-5
     )

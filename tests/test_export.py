@@ -17,7 +17,7 @@ onnxruntime = pytest.importorskip("onnxruntime", reason="part of the [dev] extra
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))
 def run(request, tmp_path_factory):
-    from autoencode.data.datasets import Dataset, Split
+    from autoencode.data.types import Dataset, Split
     from conftest import synthetic_images
 
     images, labels = synthetic_images(64)
@@ -47,7 +47,7 @@ def test_exported_part_matches_the_run(run, part, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     meta = {p.key: p.value for p in onnx.load(done["path"]).metadata_props}
     assert meta["autoencode.part"] == part
-    assert json.loads(meta["autoencode.config"])["model"] == run.config["model"]
+    assert json.loads(meta["autoencode.config"])["model"] == json.loads(json.dumps(run.config.model.to_dict()))
 
 
 def test_a_mismatch_writes_nothing(run, tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from PIL import Image
 from autoencode.cli.main import main
 from autoencode.data.datasets import load_dataset
 from autoencode.errors import DataError
-from autoencode.training.runfolder import load_run
+from autoencode.run import load_run
 from conftest import synthetic_images
 
 
@@ -74,5 +74,5 @@ def test_train_on_a_folder(labelled, tmp_path, capsys):
         == 0
     )
     run = load_run(tmp_path / "r")
-    assert run.config["model"]["input_shape"] == [1, 16, 16]
+    assert run.config.model.input_shape == (1, 16, 16)
     assert run.load_dataset().class_names == ("class_0", "class_1")

@@ -11,7 +11,7 @@ GENERATIVE = [name for name, p in PRESETS.items() if name == "vae"]
 
 @pytest.fixture(scope="module", params=GENERATIVE)
 def run(request, tmp_path_factory):
-    from autoencode.data.datasets import Dataset, Split
+    from autoencode.data.types import Dataset, Split
     from conftest import synthetic_images
 
     images, labels = synthetic_images(96)

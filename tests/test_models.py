@@ -8,10 +8,9 @@ import torch
 from autoencode.api import train
 from autoencode.models.base import build_model, config_from_dict
 from autoencode.presets import PRESETS
-from autoencode.training.batches import image_tensor, to_float
-from autoencode.training.checkpoint import load_tensors, save_tensors
+from autoencode.data.batches import image_tensor, to_float
+from autoencode.io import load_tensors, save_tensors
 from autoencode.training.config import TrainingConfig
-from autoencode.training.trainer import Trainer
 from conftest import synthetic_images
 
 PRESET_NAMES = sorted(PRESETS)
@@ -75,12 +74,12 @@ def test_overfits_a_tiny_batch(name):
     x = batch(8)
     with torch.no_grad():
         before = torch.mean((model.reconstruct(x) - x) ** 2).item()
-    trainer = Trainer(model, TrainingConfig(epochs=1, optimizer="adam", lr=3e-3), progress=False)
+    optimizer = TrainingConfig(epochs=1, optimizer="adam", lr=3e-3).make_optimizer(model.parameters())
     for _ in range(300):
         loss = model(x).loss
-        trainer.optimizer.zero_grad()
+        optimizer.zero_grad()
         loss.backward()
-        trainer.optimizer.step()
+        optimizer.step()
     model.eval()
     with torch.no_grad():
         after = torch.mean((model.reconstruct(x) - x) ** 2).item()

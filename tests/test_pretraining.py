@@ -13,7 +13,7 @@ from autoencode.presets import PRESETS
 
 @pytest.fixture(scope="module")
 def data():
-    from autoencode.data.datasets import Dataset, Split
+    from autoencode.data.types import Dataset, Split
     from conftest import synthetic_images
 
     images, labels = synthetic_images(200)
@@ -53,5 +53,5 @@ def test_labelled_subset(data):
     assert len(few) == 10 and np.array_equal(
         few.labels, labelled_subset(data.train, 10, seed=1).labels
     )
-    with pytest.raises(AutoencodeError, match="--labels must be between 1 and 140"):
+    with pytest.raises(AutoencodeError, match="labels must be between 1 and 140"):
         labelled_subset(data.train, 1000, seed=1)

@@ -4,8 +4,8 @@ import pytest
 
 from autoencode.api import train
 from autoencode.errors import RunFolderError
-from autoencode.training.checkpoint import atomic_write, write_text
-from autoencode.training.runfolder import load_run
+from autoencode.io import atomic_write, write_text
+from autoencode.run import load_run
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def run_dir(tiny_data, tmp_path):
 
 def test_load_run_rebuilds_from_the_folder(run_dir, tiny_data):
     run = load_run(run_dir)
-    assert run.config["preset"] == "stacked" and len(run.history) == 1
+    assert run.config.preset == "stacked" and len(run.history) == 1
     assert run.reconstruct(tiny_data.valid.images[:3]).shape == (3, 28, 28)
 
 
@@ -61,6 +61,6 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_existing_run_folder_is_not_overwritten_by_accident(run_dir, tiny_data):
-    with pytest.raises(RunFolderError, match="run folder exists; use --resume"):
+    with pytest.raises(RunFolderError, match="run folder exists; continue it with resume"):
         train("stacked", tiny_data, run_dir, epochs=1, progress=False)
     assert load_run(run_dir).history

@@ -59,7 +59,7 @@ def test_seed_splits(isolated, monkeypatch):
 
 def test_data_dir_without_the_files(isolated):
     (isolated / "empty").mkdir()
-    with pytest.raises(DataError, match=r"empty: data directory \(--data-dir\) lacks train-images"):
+    with pytest.raises(DataError, match=r"empty: data directory \(data_dir\) lacks train-images"):
         load_fashion_mnist(isolated / "empty")
     with pytest.raises(DataError, match="does not exist"):
         load_fashion_mnist(isolated / "nowhere")

@@ -14,39 +14,50 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "AutoencodeError": "autoencode.errors",
-    "DataError": "autoencode.errors",
-    "ConfigError": "autoencode.errors",
-    "RunFolderError": "autoencode.errors",
-    "Dataset": "autoencode.data.datasets",
-    "Split": "autoencode.data.datasets",
-    "load_dataset": "autoencode.data.datasets",
-    "read_idx": "autoencode.data.idx",
-    "PRESETS": "autoencode.presets",
-    "get_preset": "autoencode.presets",
-    "build_model": "autoencode.models",
-    "ModelConfig": "autoencode.models",
-    "TrainingConfig": "autoencode.training.config",
-    "Trainer": "autoencode.training.trainer",
-    "train": "autoencode.api",
-    "load_run": "autoencode.training.runfolder",
-    "Run": "autoencode.training.runfolder",
-    "summary": "autoencode.models.summary",
-    "reconstruction_figure": "autoencode.figures",
-    "image_grid_figure": "autoencode.figures",
-    "strip_figure": "autoencode.figures",
-    "map_figure": "autoencode.figures",
-    "save_figure": "autoencode.figures",
-    "history_figure": "autoencode.figures",
-    "write_report": "autoencode.report",
-    "export_onnx": "autoencode.export",
-    "embed": "autoencode.analysis.embedding",
-    "map_codings": "autoencode.analysis.embedding",
-    "evaluate": "autoencode.analysis.evaluation",
-    "pretrain": "autoencode.analysis.pretraining",
-    "Classifier": "autoencode.models.classifier",
-    "trustworthiness": "autoencode.analysis.metrics",
+_EXPORTS = {  # public name: (module, name there)
+    "AutoencodeError": ("autoencode.errors", "AutoencodeError"),
+    "DataError": ("autoencode.errors", "DataError"),
+    "ConfigError": ("autoencode.errors", "ConfigError"),
+    "RunFolderError": ("autoencode.errors", "RunFolderError"),
+    "Dataset": ("autoencode.data.types", "Dataset"),
+    "Split": ("autoencode.data.types", "Split"),
+    "DataRef": ("autoencode.data.types", "DataRef"),
+    "load_dataset": ("autoencode.data.datasets", "load_dataset"),
+    "dataset_places": ("autoencode.data.sources", "candidates"),
+    "fetch_fashion_mnist": ("autoencode.data.sources", "locate_fashion_mnist"),
+    "read_idx": ("autoencode.data.idx", "read_idx"),
+    "PRESETS": ("autoencode.presets", "PRESETS"),
+    "get_preset": ("autoencode.presets", "get_preset"),
+    "build_model": ("autoencode.models", "build_model"),
+    "ModelConfig": ("autoencode.models", "ModelConfig"),
+    "TrainingConfig": ("autoencode.training.config", "TrainingConfig"),
+    "Trainer": ("autoencode.training.trainer", "Trainer"),
+    "Callback": ("autoencode.training.callbacks", "Callback"),
+    "train": ("autoencode.api", "train"),
+    "resume": ("autoencode.api", "resume"),
+    "load_run": ("autoencode.run", "load_run"),
+    "Run": ("autoencode.run", "Run"),
+    "RunFolder": ("autoencode.runfolder", "RunFolder"),
+    "summary": ("autoencode.artifacts", "summary"),
+    "save_reconstructions": ("autoencode.artifacts", "save_reconstructions"),
+    "save_samples": ("autoencode.artifacts", "save_samples"),
+    "save_interpolation": ("autoencode.artifacts", "save_interpolation"),
+    "save_codings": ("autoencode.artifacts", "save_codings"),
+    "save_map": ("autoencode.artifacts", "save_map"),
+    "reconstruction_figure": ("autoencode.figures", "reconstruction_figure"),
+    "image_grid_figure": ("autoencode.figures", "image_grid_figure"),
+    "strip_figure": ("autoencode.figures", "strip_figure"),
+    "map_figure": ("autoencode.figures", "map_figure"),
+    "save_figure": ("autoencode.figures", "save_figure"),
+    "history_figure": ("autoencode.figures", "history_figure"),
+    "write_report": ("autoencode.report", "write_report"),
+    "export_onnx": ("autoencode.export", "export_onnx"),
+    "embed": ("autoencode.analysis.embedding", "embed"),
+    "map_codings": ("autoencode.analysis.embedding", "map_codings"),
+    "evaluate": ("autoencode.analysis.evaluation", "evaluate"),
+    "pretrain": ("autoencode.analysis.pretraining", "pretrain"),
+    "Classifier": ("autoencode.models.classifier", "Classifier"),
+    "trustworthiness": ("autoencode.analysis.metrics", "trustworthiness"),
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -54,7 +65,8 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name):
     if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
+        module, attribute = _EXPORTS[name]
+        value = getattr(import_module(module), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'autoencode' has no attribute {name!r}")

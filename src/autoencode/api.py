@@ -1,127 +1,119 @@
-"""Training in one call: a preset (or configs), a dataset, a run folder."""
+"""Training in one call: a preset (or configs), a dataset, a run folder; and resuming one."""
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import datetime as dt
 from pathlib import Path
 
 import torch
 
-from autoencode.data.datasets import DATASETS, Dataset
-from autoencode.errors import AutoencodeError, RunFolderError
+from autoencode.data.datasets import load_dataset
+from autoencode.data.types import Dataset
+from autoencode.errors import AutoencodeError, ConfigError, RunFolderError
 from autoencode.models.base import ModelConfig, build_model, config_from_dict
 from autoencode.presets import get_preset
+from autoencode.run import Run, load_run
+from autoencode.runfolder import RunConfig, RunFolder, RunWriter
 from autoencode.training import distributed
-from autoencode.training.checkpoint import load_tensors, read_json
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import resolve_device
-from autoencode.training.runfolder import CHECKPOINT, FORMAT, Run, RunWriter, load_run
-from autoencode.training.trainer import Trainer
+from autoencode.training.setup import fit, make_trainer
 
 
 def train(
     preset: str | None = "stacked",
-    data: Dataset | None = None,
+    data: Dataset | str | Path | None = None,
     out: str | Path | None = None,
     *,
-    model: ModelConfig | None = None,
+    model: ModelConfig | dict | None = None,
     training: TrainingConfig | None = None,
     device: str = "auto",
     threads: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    data_dir: str | Path | None = None,
+    train_size: int | None = None,
+    valid_size: int | None = None,
     **overrides,
 ) -> Run:
     """Train a model and write its run folder; returns the loaded :class:`Run`.
 
-    ``preset`` names the model and training settings (see ``autoencode.PRESETS``); ``model`` /
-    ``training`` replace them; keyword ``overrides`` (``epochs=5``, ``lr=0.5``) change single
-    training settings.
+    ``preset`` names the model and training settings (see ``autoencode.PRESETS``). ``model`` is
+    a whole model config, or a dict of settings that change the preset's (``{"encoder_units":
+    (200, 50)}``); ``training`` replaces the training settings, and keyword ``overrides``
+    (``epochs=5``, ``lr=0.5``, ``optimizer="adam"``) change single ones. ``data`` is a Dataset, or
+    a name or path for :func:`load_dataset`; ``train_size`` / ``valid_size`` keep only the first
+    examples of those splits.
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
     if data is None:
-        raise AutoencodeError("train() needs a dataset: data=load_dataset('fashion-mnist')")
+        raise AutoencodeError("train() needs a dataset: {parameter}=load_dataset('fashion-mnist')",
+                              parameter="data")  # fmt: skip
+    data = data if isinstance(data, Dataset) else load_dataset(data, data_dir)
+    data = data.subset(train_size, valid_size)
     chosen = get_preset(preset) if preset else None
-    model_config = model or (chosen.model if chosen else None)
-    if model_config is None:
-        raise AutoencodeError("train() needs a preset or a model config")
-    training = training or (chosen.training if chosen else TrainingConfig())
-    training = TrainingConfig.from_dict({**training.to_dict(), **overrides})
+    model_config = _model_config(chosen.model if chosen else None, model)
+    training = (training or (chosen.training if chosen else TrainingConfig())).with_overrides(
+        **overrides
+    )
     if tuple(model_config.input_shape) != data.image_shape:
         model_config = dataclasses.replace(model_config, input_shape=data.image_shape)
-    out = Path(out) if out is not None else default_run_path(preset or model_config.kind)
+    folder = RunFolder(out if out is not None else default_run_path(preset or model_config.kind))
     world, _ = distributed.join(resolve_device(device))
     if world.main:  # under torchrun, rank 0 alone touches the folder
-        _prepare_folder(out, overwrite)
+        folder.create(overwrite)
     distributed.barrier(world)
-    config = {
-        "format": FORMAT,
-        "preset": preset,
-        "model": model_config.to_dict(),
-        "training": training.to_dict(),
-        "data": {"dataset": data.name if data.name in DATASETS else data.source,
-                 "source": data.source, "train_size": len(data.train), "valid_size": len(data.valid)},
-    }  # fmt: skip
+    config = RunConfig(model_config, training, data.ref, preset)
     torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
-    trainer = Trainer(build_model(model_config), training, device, threads, progress)
-    return _fit(trainer, data, out, config)
+    return _fit(folder, config, build_model(model_config), data, device, threads, progress)
 
 
-def resume(path: str | Path, data: Dataset, device: str = "auto", threads: int | None = None,
-           progress: bool = True, epochs: int | None = None) -> Run:  # fmt: skip
-    """Continue an interrupted run from its last finished epoch (to ``epochs`` if given)."""
-    path = Path(path)
-    config = read_json(path / "config.json")
-    if config.get("format") != FORMAT:
-        raise RunFolderError(f"{path / 'config.json'}: not an autoencode run config ({FORMAT})")
-    training = TrainingConfig.from_dict(config["training"])
+def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) -> ModelConfig:
+    """The preset's model config, replaced by a whole config or changed by a dict of settings."""
+    if isinstance(model, ModelConfig):
+        return model
+    if base is None:
+        if not isinstance(model, dict) or "kind" not in model:
+            raise ConfigError("without a preset, {parameter} must be a model config "
+                              "(or a dict with its kind)", parameter="model")  # fmt: skip
+        return config_from_dict(model)
+    return config_from_dict({**base.to_dict(), **(model or {})})
+
+
+def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
+           epochs: int | None = None, device: str = "auto", threads: int | None = None,
+           progress: bool = True, data_dir: str | Path | None = None) -> Run:  # fmt: skip
+    """Continue an interrupted run from its last finished epoch (to ``epochs`` if given), on the
+    data its config records unless ``data`` is given."""
+    folder = RunFolder(path.path if isinstance(path, Run) else path)
+    config = folder.read_config()
     if epochs is not None:
-        training = dataclasses.replace(training, epochs=epochs)
-        config["training"] = training.to_dict()
-    model = build_model(config_from_dict(config["model"]))
-    tensors, meta = load_tensors(path / CHECKPOINT)
-    if meta is None:
-        raise RunFolderError(f"{path / CHECKPOINT}: has no trainer state")
-    trainer = Trainer(model, training, device, threads, progress)
-    try:
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        trainer.load_state(tensors, meta)
-    except (RuntimeError, KeyError, ValueError) as e:
-        raise RunFolderError(f"{path / CHECKPOINT}: does not fit config.json ({e})") from None
-    return _fit(trainer, data, path, config)
+        config.training = config.training.with_overrides(epochs=epochs)
+    if not isinstance(data, Dataset):  # the run's own data, or other data cut to its sizes
+        data = load_dataset(data if data is not None else config.data, data_dir)
+        data = data.subset(config.data.train_size, config.data.valid_size)
+    model = build_model(config.model)
+    tensors, meta = folder.read_checkpoint(model)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return _fit(folder, config, model, data, device, threads, progress, (tensors, meta))
 
 
-def _fit(trainer: Trainer, data: Dataset, out: Path, config: dict) -> Run:
-    writer = RunWriter(out, config)
-    if trainer.world.main:
-        writer.start(trainer)
-    trainer.callbacks.append(writer)
-    trainer.fit(data.train, data.valid)
-    return load_run(out, device=str(trainer.device))
+def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, threads, progress,
+         state=None) -> Run:  # fmt: skip
+    trainer, placement = make_trainer(model, config.training, device, threads, progress,
+                                      [RunWriter(folder, config)])  # fmt: skip
+    if state is not None:
+        try:
+            trainer.load_state(*state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise RunFolderError(
+                f"{folder.checkpoint_file}: does not fit config.json ({e})"
+            ) from None
+    fit(trainer, placement, data.train, data.valid)
+    return load_run(folder.path, device=placement.device)
 
 
 def default_run_path(name: str) -> Path:
-    import datetime as dt
-
     return Path("runs") / f"{name}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
-def _prepare_folder(path: Path, overwrite: bool) -> None:
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise RunFolderError(
-                f"{path}: run folder exists; use --resume to continue it or --overwrite"
-            )
-        if not (path / "config.json").is_file():  # --overwrite never deletes the user's own files
-            raise RunFolderError(
-                f"{path}: not a run folder (no config.json); --overwrite only replaces run folders"
-            )
-        shutil.rmtree(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunFolderError(f"{path}: cannot create the run folder ({e.strerror or e})") from None

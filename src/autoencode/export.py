@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from autoencode.errors import AutoencodeError, ConfigError
-from autoencode.training.checkpoint import atomic_write
+from autoencode.io import atomic_write
+from autoencode.run import Run, load_run
 
 PARTS = ("autoencoder", "encoder", "decoder")
 NAMES = {  # part: (input name, output name)
@@ -86,14 +87,17 @@ def _onnx_program(part_module: nn.Module, example: torch.Tensor, names: tuple[st
             lg.setLevel(level)
 
 
-def export_onnx(run, out: str | Path, part: str = "autoencoder", check_batch: int = 5) -> dict:
+def export_onnx(run: Run | str | Path, out: str | Path | None = None, part: str = "autoencoder",
+                check_batch: int = 5) -> dict:  # fmt: skip
     """Write ``run``'s ``part`` to ``out`` as ONNX and return what was checked.
 
     Returns ``{"path", "part", "input", "output", "max_abs_difference"}`` (the difference is
-    ``None`` when onnxruntime is not installed and only the ONNX checker ran).
+    ``None`` when onnxruntime is not installed and only the ONNX checker ran). ``out`` defaults
+    to RUN/export/PART.onnx.
     """
     if part not in PARTS:
-        raise ConfigError(f"unknown part {part!r}: expected one of {', '.join(PARTS)}")
+        raise ConfigError(f"unknown {{parameter}} {part!r}: expected one of {', '.join(PARTS)}",
+                          parameter="part")  # fmt: skip
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter needs it)
@@ -101,6 +105,8 @@ def export_onnx(run, out: str | Path, part: str = "autoencoder", check_batch: in
         raise AutoencodeError(
             "export needs the optional packages onnx and onnxscript: pip install 'autoencode[export]'"
         ) from None
+    run = load_run(run)
+    out = out or run.folder.export_file(part)
     model = copy.deepcopy(run.model).to("cpu").eval()  # the run's own model stays where it is
     names = NAMES[part]
     module = _Part(model, part).eval()
@@ -112,7 +118,7 @@ def export_onnx(run, out: str | Path, part: str = "autoencoder", check_batch: in
     proto = program.model_proto
     metadata = {
         "autoencode.part": part,
-        "autoencode.config": json.dumps(run.config),
+        "autoencode.config": json.dumps(run.config.to_dict()),
         "autoencode.input": _describe(names[0], example),
     }
     for key, value in metadata.items():

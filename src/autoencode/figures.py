@@ -130,7 +130,7 @@ def history_figure(history: list[dict]):
 
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG atomically."""
-    from autoencode.training.checkpoint import atomic_write
+    from autoencode.io import atomic_write
 
     return atomic_write(
         path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from autoencode.figures import history_figure
-from autoencode.training.checkpoint import read_json, write_text
-from autoencode.training.runfolder import load_run
+from autoencode.io import write_text
+from autoencode.run import Run, load_run
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .6rem;text-align:right}
@@ -38,21 +38,20 @@ def _png(data: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
-def render_report(path: str | Path) -> str:
+def render_report(run: Run | str | Path) -> str:
     """The HTML of a run folder's report."""
-    run = load_run(path)
+    run = load_run(run)
     config = run.config
-    metrics_path = run.path / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    metrics = run.folder.read_metrics()
     parts = [f"<h1>{html.escape(run.path.name)}</h1>",
-             f"<p>preset <b>{html.escape(str(config.get('preset')))}</b>, "
-             f"dataset <b>{html.escape(str(config['data']['dataset']))}</b>, "
-             f"{html.escape(json.dumps(config.get('runtime', {})))}</p>"]  # fmt: skip
+             f"<p>preset <b>{html.escape(str(config.preset))}</b>, "
+             f"data <b>{html.escape(config.data.describe())}</b>, "
+             f"{html.escape(json.dumps(config.runtime))}</p>"]  # fmt: skip
     parts += [
         "<h2>Model</h2>",
-        _table([config["model"]]),
+        _table([config.model.to_dict()]),
         "<h2>Training</h2>",
-        _table([config["training"]]),
+        _table([config.training.to_dict()]),
     ]
     parts += ["<h2>History</h2>"]
     if run.history:
@@ -71,6 +70,7 @@ def render_report(path: str | Path) -> str:
     )
 
 
-def write_report(path: str | Path) -> Path:
+def write_report(run: Run | str | Path) -> Path:
     """Write ``report.html`` into the run folder (atomically) and return its path."""
-    return write_text(Path(path) / "report.html", render_report(path))
+    run = load_run(run)
+    return write_text(run.folder.report_file, render_report(run))

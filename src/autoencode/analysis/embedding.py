@@ -77,7 +77,7 @@ def umap(codings: np.ndarray, seed: int = 42, **_) -> np.ndarray:
         import umap as umap_learn
     except ImportError:
         raise AutoencodeError(
-            "--method umap needs the optional package umap-learn: pip install 'autoencode[umap]'"
+            "{parameter} umap needs the optional package umap-learn: pip install 'autoencode[umap]'"
         ) from None
     return umap_learn.UMAP(random_state=seed).fit_transform(codings).astype(np.float32)
 
@@ -88,7 +88,8 @@ MAP_METHODS: dict[str, Callable[..., np.ndarray]] = {"tsne": tsne, "umap": umap,
 def check_map_method(method: str) -> str:
     if method not in MAP_METHODS:
         raise ConfigError(
-            f"unknown map method {method!r}: expected one of {', '.join(MAP_METHODS)}"
+            f"unknown {{parameter}} {method!r}: expected one of {', '.join(MAP_METHODS)}",
+            parameter="method",
         )
     return method
 
@@ -107,7 +108,7 @@ def write_codings(path, codings: np.ndarray, labels: np.ndarray | None = None):
     """Codings to ``.npy`` (the array) or ``.csv`` (``label`` first when known, then z0, z1, ...)."""
     from pathlib import Path
 
-    from autoencode.training.checkpoint import atomic_write, write_npy
+    from autoencode.io import atomic_write, write_npy
 
     path = Path(path)
     if path.suffix not in (".npy", ".csv"):

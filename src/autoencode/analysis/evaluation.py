@@ -14,19 +14,9 @@ from autoencode.analysis.metrics import (
     reconstruction_metrics,
     trustworthiness,
 )  # fmt: skip
-from autoencode.data.datasets import Dataset, Split
+from autoencode.data.types import Dataset, Split
 from autoencode.errors import AutoencodeError
-
-
-def split_of(data: Dataset, name: str) -> Split:
-    """A named split, or ``all``: train, valid and test together (70,000 for Fashion-MNIST)."""
-    if name != "all":
-        return data.split(name)
-    parts = [s for s in (data.valid, data.train, data.test) if s is not None]
-    labels = (
-        None if any(s.labels is None for s in parts) else np.concatenate([s.labels for s in parts])
-    )
-    return Split(np.concatenate([s.images for s in parts]), labels)
+from autoencode.run import load_run
 
 
 def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict:
@@ -40,10 +30,15 @@ def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict
     return {"codings": codings, "coords": coords, "seconds": seconds, "trustworthiness": trust}
 
 
-def evaluate(run, data: Dataset, baselines: bool = True, k: int = 5) -> dict:
+def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
+             data_dir=None, record: bool = True) -> dict:  # fmt: skip
     """The report card on the test split: reconstruction BCE / MSE / PSNR, then k-NN and
     linear-probe accuracy of the codings (trained on train), of PCA with as many components,
-    and of raw pixels."""
+    and of raw pixels; with the trustworthiness of the maps drawn for the run. ``run`` is a Run
+    or its folder; ``data`` the run's own unless given. Recorded in the run's metrics.json
+    (section ``evaluation``) unless ``record`` is False."""
+    run = load_run(run)
+    data = run_data(run, data, data_dir)
     if data.test is None or data.test.labels is None or data.train.labels is None:
         raise AutoencodeError(
             f"evaluate needs labelled train and test splits; {data.name!r} has none"
@@ -63,18 +58,21 @@ def evaluate(run, data: Dataset, baselines: bool = True, k: int = 5) -> dict:
         p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
         card[f"pca{n_components}"] = _classifiers(p_train, train.labels, p_test, test.labels, k)
         card["pixels"] = _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)
-    card["maps"] = _map_scores(run)
+    maps = run.folder.read_metrics().get("maps", {})
+    card["maps"] = {name: m["trustworthiness"] for name, m in maps.items()
+                    if isinstance(m, dict) and m.get("trustworthiness") is not None}  # fmt: skip
+    if record:
+        run.folder.record("evaluation", card)
     return card
 
 
-def _map_scores(run) -> dict[str, float]:
-    """Trustworthiness of the maps ``autoencode map`` drew for this run (from its metrics.json)."""
-    from autoencode.training.checkpoint import read_json
+def run_data(run, data: Dataset | str | None = None, data_dir=None) -> Dataset:
+    """``data`` if it is a Dataset, else the dataset it names, else the run's own."""
+    from autoencode.data.datasets import load_dataset
 
-    path = run.path / "metrics.json"
-    metrics = read_json(path) if path.is_file() else {}
-    return {k: v["trustworthiness"] for k, v in metrics.items()
-            if k.startswith("map_") and isinstance(v, dict) and v.get("trustworthiness") is not None}  # fmt: skip
+    if isinstance(data, Dataset):
+        return data
+    return load_dataset(data, data_dir) if data is not None else run.load_dataset(data_dir)
 
 
 def _classifiers(train_x, train_y, test_x, test_y, k: int) -> dict[str, float]:

@@ -25,7 +25,8 @@ def run(args) -> int:
             state = "absent"
         else:
             state = "missing " + ", ".join(place.missing)
-        print(f"  {place.origin:16} {place.path}  {state}")
+        origin = "--data-dir" if place.origin == "data_dir" else place.origin
+        print(f"  {origin:16} {place.path}  {state}")
     if args.fetch:
         print(f"using {locate_fashion_mnist(args.data_dir)}")
     elif not chosen:

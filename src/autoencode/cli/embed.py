@@ -17,17 +17,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
+    from autoencode.artifacts import save_codings
 
-    from autoencode.analysis.embedding import embed, write_codings
-    from autoencode.analysis.evaluation import split_of
-    from autoencode.cli.reconstruct import run_and_data
-
-    run_, data = run_and_data(args)
-    split = split_of(data, args.split)
-    out = Path(args.out or run_.path / f"codings_{args.split}.npy")
-    codings = embed(run_, split.images, progress=True)
-    print(
-        f"wrote {write_codings(out, codings, split.labels)} ({codings.shape[0]} × {codings.shape[1]})"
-    )
+    path, (n, d) = save_codings(args.run_folder, args.data, split=args.split, out=args.out,
+                                data_dir=args.data_dir, progress=True)  # fmt: skip
+    print(f"wrote {path} ({n} × {d})")
     return 0

@@ -17,13 +17,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.analysis.evaluation import evaluate
-    from autoencode.cli.reconstruct import run_and_data
-    from autoencode.training.runfolder import update_metrics
+    from pathlib import Path
 
-    run_, data = run_and_data(args)
-    card = evaluate(run_, data, baselines=not args.no_baselines)
-    update_metrics(run_.path, {"evaluation": card})
+    from autoencode.analysis.evaluation import evaluate
+
+    card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
+                    data_dir=args.data_dir)  # fmt: skip
     print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
           f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
     print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
@@ -34,5 +33,5 @@ def run(args) -> int:
             )
     for name, trust in card["maps"].items():
         print(f"{name}: trustworthiness (k=10) {trust:.4f}")
-    print(f"wrote {run_.path / 'metrics.json'}")
+    print(f"wrote {Path(args.run_folder) / 'metrics.json'}")
     return 0

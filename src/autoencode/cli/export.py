@@ -20,10 +20,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from autoencode.export import export_onnx
-    from autoencode.training.runfolder import load_run
 
-    run_ = load_run(args.run_folder)
-    done = export_onnx(run_, args.out or run_.path / "export" / f"{args.part}.onnx", args.part)
+    done = export_onnx(args.run_folder, args.out, args.part)
     checked = (
         "onnxruntime not installed: checked by the ONNX checker only"
         if done["max_abs_difference"] is None

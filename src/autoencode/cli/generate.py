@@ -18,22 +18,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
+    from autoencode.artifacts import save_samples
 
-    from autoencode.figures import image_grid_figure, save_figure
-    from autoencode.training.checkpoint import write_npy
-    from autoencode.training.runfolder import load_run
-
-    run_ = load_run(args.run_folder)
-    if not run_.model.generative:
-        from autoencode.errors import AutoencodeError
-
-        raise AutoencodeError(f"{args.run_folder}: a {run_.config['model']['kind']!r} model cannot "
-                              "generate; train a variational one (--preset vae)")  # fmt: skip
-    images = run_.sample(args.images, args.seed)
-    path = save_figure(image_grid_figure(images), args.out or run_.figures / "samples.png")
-    print(f"wrote {path}")
-    if args.npy:
-        npy = write_npy(args.npy, images.astype(np.float32))
-        print(f"wrote {npy}")
+    for path in save_samples(
+        args.run_folder, args.images, seed=args.seed, out=args.out, npy=args.npy
+    ):
+        print(f"wrote {path}")
     return 0

@@ -21,18 +21,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.cli.reconstruct import run_and_split
-    from autoencode.errors import AutoencodeError
-    from autoencode.figures import save_figure, strip_figure
+    from autoencode.artifacts import save_interpolation
 
-    run_, split = run_and_split(args)
-    i, j = args.between
-    for index in (i, j):
-        if not 0 <= index < len(split):
-            raise AutoencodeError(f"--between: index {index} is outside the {args.split} split "
-                                  f"(0 to {len(split) - 1})")  # fmt: skip
-    images = run_.interpolate(split.images[i], split.images[j], max(args.steps, 2))
-    title = f"{args.split} {i} → {j}"
-    path = save_figure(strip_figure(images, title), args.out or run_.figures / "interpolation.png")
+    path = save_interpolation(args.run_folder, tuple(args.between), args.data, split=args.split,
+                              steps=args.steps, out=args.out, data_dir=args.data_dir)  # fmt: skip
     print(f"wrote {path}")
     return 0

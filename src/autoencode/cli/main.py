@@ -35,11 +35,25 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         import_module(f"autoencode.cli.{name}").add_parser(sub)
+        command = sub.choices[name]
+        command.set_defaults(flags=flag_names(command))
     return parser
+
+
+def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each argument's library name (its dest) to what the command line calls it."""
+    return {a.dest: a.option_strings[-1] if a.option_strings else (a.metavar or a.dest)
+            for a in parser._actions}  # fmt: skip
+
+
+def worded(error: AutoencodeError, args) -> str:
+    """A library error as the CLI says it: the parameter it names, as its flag."""
+    return error.worded(getattr(args, "flags", {}).get(error.parameter))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    args = None
     try:
         args = build_parser().parse_args(argv)
         if not hasattr(args, "run"):
@@ -47,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return args.run(args) or 0
     except AutoencodeError as e:
-        print(f"autoencode: error: {e}", file=sys.stderr)
+        print(f"autoencode: error: {worded(e, args)}", file=sys.stderr)
         return 2
     except OSError as e:  # a path the system refused (permissions, a file where a folder goes, ...)
         where = f"{e.filename}: " if e.filename else ""

@@ -21,36 +21,15 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
+    from autoencode.artifacts import save_map
 
-    from autoencode.analysis.embedding import check_map_method
-    from autoencode.analysis.evaluation import codings_map, split_of
-    from autoencode.cli.reconstruct import run_and_data
-    from autoencode.figures import map_figure, save_figure
-    from autoencode.training.checkpoint import write_npy
-    from autoencode.training.runfolder import update_metrics
-
-    check_map_method(args.method)  # before any work
-    run_, data = run_and_data(args)
-    split = split_of(data, args.split)
-    result = codings_map(run_, split, args.method, args.seed)
-    png = Path(args.out or run_.figures / f"map_{args.method}.png")
-    title = f"{args.method} map of the {args.split} codings ({run_.config.get('preset') or run_.config['model']['kind']})"
-    figure = map_figure(result["coords"], split.labels, data.class_names,
-                        split.images if args.thumbnails else None, title)  # fmt: skip
-    save_figure(figure, png)
-
-    coords = write_npy(png.with_suffix(".npy"), result["coords"])
-    key = f"map_{args.method}_{args.split}"
-    update_metrics(
-        run_.path,
-        {key: {"trustworthiness": result["trustworthiness"], "seconds": result["seconds"]}},
-    )
+    result = save_map(args.run_folder, args.data, method=args.method, split=args.split,
+                      seed=args.seed, thumbnails=args.thumbnails, out=args.out,
+                      data_dir=args.data_dir)  # fmt: skip
     trust = result["trustworthiness"]
     trust = "n/a (too few points)" if trust is None else f"{trust:.4f}"
-    print(
-        f"{args.method}: {len(split)} points in {result['seconds']:.1f} s, trustworthiness (k=10) {trust}"
-    )
-    print(f"wrote {png}")
-    print(f"wrote {coords}")
+    print(f"{args.method}: {result['points']} points in {result['seconds']:.1f} s, "
+          f"trustworthiness (k=10) {trust}")  # fmt: skip
+    print(f"wrote {result['figure']}")
+    print(f"wrote {result['coords']}")
     return 0

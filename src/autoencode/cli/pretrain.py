@@ -38,18 +38,16 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.analysis.pretraining import pretrain
-    from autoencode.cli.reconstruct import run_and_data
-    from autoencode.training.device import resolve_device
-    from autoencode.training.runfolder import update_metrics
+    from pathlib import Path
 
-    run_, data = run_and_data(args)
-    result = pretrain(run_, data, args.labels, args.epochs, args.fine_tune_epochs, args.lr,
-                      args.batch_size, args.seed, str(resolve_device(args.device)), progress=True)  # fmt: skip
-    update_metrics(run_.path, {f"pretraining_{args.labels}": result})
+    from autoencode.analysis.pretraining import pretrain
+
+    result = pretrain(args.run_folder, args.data, args.labels, args.epochs, args.fine_tune_epochs,
+                      args.lr, args.batch_size, args.seed, args.device, progress=True,
+                      data_dir=args.data_dir)  # fmt: skip
     print(f"test accuracy with {args.labels} labels ({result['n_test']} test images):")
     print(f"  pretrained encoder, frozen       {result['pretrained_frozen']:.4f}")
     print(f"  pretrained encoder, fine-tuned   {result['pretrained_fine_tuned']:.4f}")
     print(f"  same classifier from scratch     {result['scratch']:.4f}")
-    print(f"wrote {run_.path / 'metrics.json'}")
+    print(f"wrote {Path(args.run_folder) / 'metrics.json'}")
     return 0

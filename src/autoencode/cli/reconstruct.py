@@ -17,28 +17,10 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run_and_data(args):
-    """The run folder and its dataset (or ``--data``)."""
-    from autoencode.data.datasets import load_dataset
-    from autoencode.training.runfolder import load_run
-
-    run_ = load_run(args.run_folder)
-    data = load_dataset(args.data, args.data_dir) if args.data else run_.load_dataset(args.data_dir)
-    return run_, data
-
-
-def run_and_split(args):
-    """The run folder and the chosen split of its dataset (or of ``--data``)."""
-    run_, data = run_and_data(args)
-    return run_, data.split(args.split)
-
-
 def run(args) -> int:
-    from autoencode.figures import reconstruction_figure, save_figure
+    from autoencode.artifacts import save_reconstructions
 
-    run_, split = run_and_split(args)
-    originals = split.images[: args.images]
-    figure = reconstruction_figure(originals, run_.reconstruct(originals))
-    path = save_figure(figure, args.out or run_.figures / "reconstructions.png")
+    path = save_reconstructions(args.run_folder, args.data, split=args.split, images=args.images,
+                                out=args.out, data_dir=args.data_dir)  # fmt: skip
     print(f"wrote {path}")
     return 0

@@ -13,19 +13,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.models.base import build_model
-    from autoencode.models.summary import summary
+    from autoencode.artifacts import summary
     from autoencode.presets import PRESETS, get_preset
 
-    if args.run_folder:
-        from autoencode.training.runfolder import load_run
-
-        model = load_run(args.run_folder).model
-    elif args.preset:
-        model = build_model(get_preset(args.preset).model)
-    else:
+    if not args.run_folder and not args.preset:
         for preset in PRESETS.values():
             print(f"{preset.name:12} {preset.description}")
         return 0
-    print(summary(model))
+    print(summary(args.run_folder or get_preset(args.preset).name))
     return 0

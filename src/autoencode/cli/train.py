@@ -44,21 +44,27 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.api import default_run_path
+    from autoencode.api import default_run_path, resume, train
+    from autoencode.training import distributed
 
-    common = {"device": args.device, "threads": args.threads, "progress": not args.quiet}
+    common = {"device": args.device, "threads": args.threads, "progress": not args.quiet,
+              "data_dir": args.data_dir}  # fmt: skip
     out = args.resume or args.out or default_run_path(args.preset)
     try:
-        result = _train_or_resume(args, out, common)
+        if args.resume:
+            result = resume(args.resume, args.data, epochs=args.epochs, **common)
+        else:
+            result = train(args.preset, args.data or "fashion-mnist", out, model=dict(args.model),
+                           overwrite=args.overwrite, train_size=args.train_size,
+                           valid_size=args.valid_size, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                           seed=args.seed, **common)  # fmt: skip
     except KeyboardInterrupt:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
         return 130
-    from autoencode.training import distributed
-
     world = distributed.current()
-    if world.size > 1:
-        distributed.leave()
+    distributed.leave()
     if not world.main:
         return 0
     last = result.history[-1]
@@ -66,35 +72,3 @@ def run(args) -> int:
           + (f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""))  # fmt: skip
     print(f"wrote {result.path}")
     return 0
-
-
-def _train_or_resume(args, out, common):
-    from autoencode.api import resume, train
-    from autoencode.data.datasets import load_dataset
-    from autoencode.models.base import config_from_dict
-    from autoencode.presets import get_preset
-
-    if args.resume:
-        from autoencode.training.checkpoint import read_json
-
-        saved = read_json(f"{args.resume}/config.json")
-        data = _data(load_dataset(args.data or saved["data"]["dataset"], args.data_dir), args)
-        return resume(args.resume, data, epochs=args.epochs, **common)
-    else:
-        preset = get_preset(args.preset)
-        model = preset.model
-        if args.model:
-            model = config_from_dict({**model.to_dict(), **dict(args.model)})
-        overrides = {k: v for k, v in [("epochs", args.epochs), ("batch_size", args.batch_size),
-                                       ("lr", args.lr), ("optimizer", args.optimizer),
-                                       ("seed", args.seed)] if v is not None}  # fmt: skip
-        if args.optimizer and args.optimizer != preset.training.optimizer:
-            overrides["optimizer_options"] = {}  # the preset's options belong to its own optimizer
-        data = _data(load_dataset(args.data or "fashion-mnist", args.data_dir), args)
-    return train(
-        args.preset, data, out, model=model, overwrite=args.overwrite, **common, **overrides
-    )
-
-
-def _data(data, args):
-    return data.subset(args.train_size, args.valid_size)

@@ -8,84 +8,20 @@ path to a ``.npz`` / ``.npy`` file.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from autoencode.data import sources
+from autoencode.data.folders import load_image_folder
 from autoencode.data.idx import parse_idx
+from autoencode.data.types import DataRef, Dataset, Split
 from autoencode.errors import DataError
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Split:
-    """Images (uint8) and, when known, their integer labels."""
-
-    images: np.ndarray
-    labels: np.ndarray | None = None
-
-    def __post_init__(self):
-        if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
-            raise DataError(
-                f"images must be uint8 of shape (N, H, W) or (N, H, W, C), "
-                f"got {self.images.dtype} {self.images.shape}"
-            )
-        if self.labels is not None and len(self.labels) != len(self.images):
-            raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def head(self, n: int) -> Split:
-        """The first ``n`` examples."""
-        labels = None if self.labels is None else self.labels[:n]
-        return Split(self.images[:n], labels)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """``(C, H, W)``, the layout models take."""
-        shape = self.images.shape
-        return (1, *shape[1:3]) if len(shape) == 3 else (shape[3], shape[1], shape[2])
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Named splits of one dataset, with class names where the labels have them."""
-
-    name: str
-    train: Split
-    valid: Split
-    test: Split | None = None
-    class_names: tuple[str, ...] | None = None
-    source: str = ""
-
-    def split(self, name: str) -> Split:
-        """One split by name: ``train``, ``valid`` or ``test``."""
-        split = {"train": self.train, "valid": self.valid, "test": self.test}.get(name)
-        if split is None:
-            raise DataError(f"dataset {self.name!r} has no split {name!r}")
-        return split
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return self.train.image_shape
-
-    def subset(self, train: int | None = None, valid: int | None = None) -> Dataset:
-        """The same dataset with only the first ``train`` / ``valid`` examples (quick runs)."""
-        return Dataset(
-            self.name,
-            self.train if train is None else self.train.head(train),
-            self.valid if valid is None else self.valid.head(valid),
-            self.test,
-            self.class_names,
-            self.source,
-        )
 
 
 def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True) -> Dataset:
@@ -116,6 +52,7 @@ def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True
         test=Split(test_images, test_labels.astype(np.int64)),
         class_names=FASHION_MNIST_CLASSES,
         source=str(folder),
+        kind="builtin",
     )
 
 
@@ -183,29 +120,49 @@ def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
         test=split("test"),
         class_names=None if names is None else tuple(str(n) for n in names),
         source=str(path.resolve()),  # the run folder finds it again from anywhere
+        kind="file",
     )
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {"fashion-mnist": load_fashion_mnist}
 
 
-def load_dataset(name: str | Path, data_dir: str | Path | None = None) -> Dataset:
-    """A dataset by registry name (``fashion-mnist``), a ``.npz`` / ``.npy`` file, or a folder of
-    images (one subfolder per class).
+def load_dataset(name: str | Path | DataRef, data_dir: str | Path | None = None) -> Dataset:
+    """A dataset by registry name (``fashion-mnist``), a ``.npz`` / ``.npy`` file, a folder of
+    images (one subfolder per class), or a run's :class:`DataRef`.
+
+    A file is always read as that file, whatever its name: a ``fashion-mnist.npz`` of one's own
+    images is not the built-in Fashion-MNIST.
 
     >>> data = load_dataset("fashion-mnist")
     >>> len(data.train), len(data.valid), len(data.test)
     (55000, 5000, 10000)
     """
+    if isinstance(name, DataRef):
+        return _load_ref(name, data_dir)
     if str(name) in DATASETS:
         return DATASETS[str(name)](data_dir)
     if Path(name).suffix in (".npz", ".npy"):
         return load_array_file(name)
     if Path(name).is_dir():
-        from autoencode.data.folders import load_image_folder
-
         return load_image_folder(name)
     known = ", ".join(sorted(DATASETS))
     raise DataError(
         f"unknown dataset {str(name)!r}: expected one of {known}, a .npz/.npy file or an image folder"
     )
+
+
+def _load_ref(ref: DataRef, data_dir: str | Path | None) -> Dataset:
+    """The data a run recorded, cut to the sizes it trained on."""
+    if ref.kind == "memory":
+        raise DataError(
+            "the run was trained on arrays given in Python, which it cannot load again; "
+            "pass the dataset ({parameter})",
+            parameter="data",
+        )
+    if ref.kind == "builtin" and ref.location not in DATASETS:
+        raise DataError(f"unknown built-in dataset {ref.location!r} in the run's config")
+    loaders = {"builtin": lambda: DATASETS[ref.location](data_dir),
+               "file": lambda: load_array_file(ref.location),
+               "folder": lambda: load_image_folder(ref.location)}  # fmt: skip
+    return loaders[ref.kind]().subset(ref.train_size, ref.valid_size)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencode.data.datasets import Dataset, Split
+from autoencode.data.types import Dataset, Split
 from autoencode.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -73,4 +73,5 @@ def load_image_folder(path: str | Path, valid_fraction: float = 0.1, seed: int =
     return Dataset(
         name=path.name, train=split(train), valid=split(valid), test=None,
         class_names=tuple(c.name for c in classes) or None, source=str(path.resolve()),
+        kind="folder",
     )  # fmt: skip

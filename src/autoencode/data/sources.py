@@ -38,15 +38,16 @@ class Candidate:
     origin: str
     path: Path
     missing: tuple[str, ...]
+    explicit: bool = False  # named by the user: it must hold the files, or it is an error
 
     @property
     def complete(self) -> bool:
         return not self.missing
 
 
-def _candidate(origin: str, path: Path) -> Candidate:
+def _candidate(origin: str, path: Path, explicit: bool = False) -> Candidate:
     names = tuple(n for n in FASHION_MNIST_FILES if not _find_file(path, n))
-    return Candidate(origin, path, names)
+    return Candidate(origin, path, names, explicit)
 
 
 def _find_file(folder: Path, name: str) -> Path | None:
@@ -61,11 +62,11 @@ def candidates(data_dir: str | Path | None = None) -> list[Candidate]:
     """The places looked at, in order: explicit folder, $AUTOENCODE_DATA, cache, Debian's."""
     places = []
     if data_dir is not None:
-        places.append(("--data-dir", Path(data_dir)))
+        places.append(("data_dir", Path(data_dir), True))
     if os.environ.get(ENV_VAR):
-        places.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
-    places += [("user cache", cache_dir()), ("Debian package", DEBIAN_DIR)]
-    return [_candidate(origin, path) for origin, path in places]
+        places.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR]), True))
+    places += [("user cache", cache_dir(), False), ("Debian package", DEBIAN_DIR, False)]
+    return [_candidate(*place) for place in places]
 
 
 def locate_fashion_mnist(data_dir: str | Path | None = None, download: bool = True) -> Path:
@@ -76,13 +77,14 @@ def locate_fashion_mnist(data_dir: str | Path | None = None, download: bool = Tr
     """
     found = candidates(data_dir)
     for place in found:
-        if place.origin in ("--data-dir", f"${ENV_VAR}"):
+        if place.explicit:
+            named = "{parameter}" if place.origin == "data_dir" else place.origin
             if not place.path.is_dir():
-                raise DataError(f"{place.path}: data directory ({place.origin}) does not exist")
+                raise DataError(f"{place.path}: data directory ({named}) does not exist",
+                                parameter="data_dir")  # fmt: skip
             if not place.complete:
-                raise DataError(
-                    f"{place.path}: data directory ({place.origin}) lacks {', '.join(place.missing)}"
-                )
+                raise DataError(f"{place.path}: data directory ({named}) lacks "
+                                f"{', '.join(place.missing)}", parameter="data_dir")  # fmt: skip
             return place.path
         if place.complete:
             return place.path

@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autoencode import typed
 from autoencode.errors import ConfigError
+
+# What a config may ask for. A config is data (a run folder from someone else, say): without
+# bounds, one number in config.json could make the loader allocate hundreds of gigabytes.
+MAX_SIZE = 1 << 20  # any one layer width, filter count, coding size or image side
+MAX_PARAMETERS = 250_000_000  # 1 GB of float32 weights
+MAX_ACTIVATIONS = 1 << 26  # values one example produces through the whole network (256 MB)
+
+
+def check_sizes(name: str, sizes: tuple[int, ...], low: int = 1) -> None:
+    """Every size in ``low..MAX_SIZE``; a ConfigError naming the setting otherwise."""
+    if any(not low <= s <= MAX_SIZE for s in sizes):
+        raise ConfigError(f"{name} must lie between {low} and {MAX_SIZE:,}, got {list(sizes)}")
 
 
 @dataclass
@@ -28,11 +41,8 @@ class ModelConfig:
     input_shape: tuple[int, int, int] = (1, 28, 28)
 
     def __post_init__(self):
-        self.input_shape = tuple(int(s) for s in self.input_shape)
-        if len(self.input_shape) != 3 or min(self.input_shape) < 1:
-            raise ConfigError(
-                f"input_shape must be (C, H, W) of positive sizes, got {self.input_shape}"
-            )
+        typed.check_fields(self)  # types first: every later check may rely on them
+        check_sizes("input_shape", self.input_shape)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
@@ -56,6 +66,17 @@ class Output:
         return torch.sigmoid(self.logits)
 
 
+class Trainable(Protocol):
+    """What the trainer needs of a model, and all it knows of one (autoencoders and classifiers)."""
+
+    takes_labels: bool  # forward(x, labels) rather than forward(x)
+    memory_format: torch.memory_format  # the layout its weights and batches train in
+
+    def __call__(self, x: torch.Tensor, *targets: torch.Tensor) -> Output: ...
+
+    def parameters(self): ...
+
+
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy averaged over pixels and batch, from logits (Keras' BCE, unclipped)."""
     return F.binary_cross_entropy_with_logits(logits, x)
@@ -66,6 +87,7 @@ class Autoencoder(nn.Module):
 
     config: ModelConfig
     generative: ClassVar[bool] = False
+    takes_labels: ClassVar[bool] = False  # the trainer passes labels to models that learn from them
     # The layout the trainer puts the weights in; convolutions run 1.3-1.6× faster channels-last
     # on the CPU (measured on the conv preset, torch 2.13).
     memory_format: ClassVar[torch.memory_format] = torch.contiguous_format
@@ -119,22 +141,61 @@ def register(config_cls: type[ModelConfig]):
 
 def config_from_dict(data: dict) -> ModelConfig:
     """The inverse of ``ModelConfig.to_dict``; unknown kinds and fields are ConfigErrors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
     data = dict(data)
     kind = data.pop("kind", None)
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise ConfigError(f"unknown model kind {kind!r}: expected one of {', '.join(MODELS)}")
-    config_cls = MODELS[kind][0]
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    if unknown := set(data) - names:
-        raise ConfigError(f"unknown {kind} model setting(s): {', '.join(sorted(unknown))}")
-    try:
-        return config_cls(**data)
-    except TypeError as e:
-        raise ConfigError(f"bad {kind} model config: {e}") from None
+    return typed.from_dict(MODELS[kind][0], data, f"{kind} model")
 
 
-def build_model(config: ModelConfig | dict) -> Autoencoder:
-    """A freshly initialised model from its config (or the config's dict)."""
+def build_model(
+    config: ModelConfig | dict, device: torch.device | str | None = None
+) -> Autoencoder:
+    """A model from its config (or the config's dict): freshly initialised, or on ``meta``
+    (shapes without storage) for a loader to fill.
+
+    The model is first built on the meta device, where it costs nothing, and refused if it
+    would exceed the size limits (``MAX_PARAMETERS``, ``MAX_ACTIVATIONS``) or cannot take its
+    input shape.
+    """
     if isinstance(config, dict):
         config = config_from_dict(config)
-    return MODELS[config.kind][1](config)
+    model_cls = MODELS[config.kind][1]
+    with torch.device("meta"):
+        probe = model_cls(config)
+    check_cost(probe)
+    if torch.device(device or "cpu").type == "meta":
+        return probe
+    return model_cls(config).to(device or "cpu")
+
+
+def check_cost(model: Autoencoder) -> None:
+    """Refuse a (meta) model over the size limits, or one its own input shape does not fit."""
+    kind, shape = model.config.kind, tuple(model.config.input_shape)
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError(f"the {kind} model would have {parameters:,} parameters, "
+                          f"more than the limit of {MAX_PARAMETERS:,}")  # fmt: skip
+    values = 0
+
+    def count(_module, _inputs, output):
+        nonlocal values
+        values += output.numel() if isinstance(output, torch.Tensor) else 0
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape, device="meta"))
+    except (RuntimeError, ValueError, IndexError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ConfigError(
+            f"the {kind} model does not fit input_shape {list(shape)} ({first})"
+        ) from None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if values > MAX_ACTIVATIONS:
+        raise ConfigError(f"the {kind} model would compute {values:,} values per image, "
+                          f"more than the limit of {MAX_ACTIVATIONS:,}")  # fmt: skip

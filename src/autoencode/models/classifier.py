@@ -21,16 +21,18 @@ from autoencode.models.layers import Dense
 class Classifier(nn.Module):
     """``encoder`` (any module from images to codings) + a dense softmax layer."""
 
-    supervised = True
+    takes_labels = True
 
     def __init__(self, encoder: nn.Module, input_shape: tuple[int, int, int], n_classes: int,
                  memory_format: torch.memory_format = torch.contiguous_format):  # fmt: skip
         super().__init__()
         self.encoder = encoder
         self.memory_format = memory_format
+        device = next(encoder.parameters()).device  # the encoder's own: CUDA, CPU, or meta
         with torch.no_grad():
-            features = math.prod(encoder(torch.zeros(1, *input_shape)).shape[1:])
-        self.head = Dense(features, n_classes)  # softmax is in the loss (cross-entropy on logits)
+            features = math.prod(encoder(torch.zeros(1, *input_shape, device=device)).shape[1:])
+        # softmax is in the loss (cross-entropy on logits)
+        self.head = Dense(features, n_classes).to(device)
 
     @classmethod
     def from_autoencoder(

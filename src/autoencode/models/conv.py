@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from autoencode.errors import ConfigError
-from autoencode.models.base import Autoencoder, ModelConfig, register
+from autoencode.models.base import Autoencoder, ModelConfig, check_sizes, register
 from autoencode.models.layers import Conv, ConvTranspose, check_activation
 
 
@@ -26,10 +26,11 @@ class ConvConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.filters = tuple(int(f) for f in self.filters)
-        if not self.filters or min(self.filters) < 1:
-            raise ConfigError("filters must be a non-empty list of positive integers")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if not self.filters:
+            raise ConfigError("filters must name at least one stage")
+        check_sizes("filters", self.filters)
+        check_sizes("kernel_size", (self.kernel_size,))
+        if self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         check_activation(self.activation)
         stage_sizes(self.input_shape[1:], len(self.filters))

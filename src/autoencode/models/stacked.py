@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from autoencode.errors import ConfigError
-from autoencode.models.base import Autoencoder, ModelConfig, register
+from autoencode.models.base import Autoencoder, ModelConfig, check_sizes, register
 from autoencode.models.layers import Dense, check_activation
 
 
@@ -28,10 +28,10 @@ class StackedConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.encoder_units = tuple(int(u) for u in self.encoder_units)
-        self.decoder_units = tuple(int(u) for u in self.decoder_units)
-        if not self.encoder_units or min(self.encoder_units + self.decoder_units, default=1) < 1:
-            raise ConfigError("encoder_units must be non-empty and every layer size positive")
+        if not self.encoder_units:
+            raise ConfigError("encoder_units must name at least one layer")
+        check_sizes("encoder_units", self.encoder_units)
+        check_sizes("decoder_units", self.decoder_units)
         check_activation(self.activation)
         check_activation(self.decoder_activation)
 

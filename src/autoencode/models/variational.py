@@ -14,7 +14,14 @@ import torch
 from torch import nn
 
 from autoencode.errors import ConfigError
-from autoencode.models.base import Autoencoder, ModelConfig, Output, reconstruction_loss, register
+from autoencode.models.base import (
+    Autoencoder,
+    ModelConfig,
+    Output,
+    check_sizes,
+    reconstruction_loss,
+    register,
+)
 from autoencode.models.layers import Dense, check_activation
 from autoencode.models.stacked import dense_stack
 
@@ -31,9 +38,10 @@ class VAEConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.hidden = tuple(int(h) for h in self.hidden)
-        if not self.hidden or min(self.hidden) < 1 or self.codings < 1:
-            raise ConfigError("hidden and codings must be positive sizes")
+        if not self.hidden:
+            raise ConfigError("hidden must name at least one layer")
+        check_sizes("hidden", self.hidden)
+        check_sizes("codings", (self.codings,))
         if self.kl_weight < 0:
             raise ConfigError(f"kl_weight must be >= 0, got {self.kl_weight}")
         check_activation(self.activation)

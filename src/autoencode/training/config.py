@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 
 import torch
 
+from autoencode import typed
 from autoencode.errors import ConfigError
 
 
@@ -44,31 +46,52 @@ class TrainingConfig:
     seed: int = 42
 
     def __post_init__(self):
+        typed.check_fields(self)
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if self.optimizer not in OPTIMIZERS:
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{{parameter}} must be a positive integer, got {getattr(self, name)}",
+                    parameter=name,
+                )
+        if not self.lr > 0:
             raise ConfigError(
-                f"unknown optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+                f"{{parameter}} must be a positive number, got {self.lr}", parameter="lr"
             )
-        if not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown {{parameter}} {self.optimizer!r}: expected one of "
+                              f"{', '.join(OPTIMIZERS)}", parameter="optimizer")  # fmt: skip
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Options the optimizer takes, each a number (or true/false)."""
+        known = list(inspect.signature(OPTIMIZERS[self.optimizer]).parameters)[2:]
+        for key, value in self.optimizer_options.items():
+            if key not in known or not isinstance(value, (int, float)):
+                raise ConfigError(
+                    f"{{parameter}}: {self.optimizer} takes {', '.join(known)} (numbers), "
+                    f"got {key}={value!r}",
+                    parameter="optimizer_options",
+                )
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         try:
             return OPTIMIZERS[self.optimizer](params, self.lr, **self.optimizer_options)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise ConfigError(f"bad options for optimizer {self.optimizer!r}: {e}") from None
+
+    def with_overrides(self, **overrides) -> TrainingConfig:
+        """These settings with some changed. A different optimizer starts from its own defaults:
+        the options of the one it replaces (RMSprop's rho, say) are not carried over."""
+        if unknown := set(overrides) - {f.name for f in dataclasses.fields(self)}:
+            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+        changed = {k: v for k, v in overrides.items() if v is not None}
+        if changed.get("optimizer", self.optimizer) != self.optimizer:
+            changed.setdefault("optimizer_options", {})
+        return dataclasses.replace(self, **changed)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainingConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        if unknown := set(data) - names:
-            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return typed.from_dict(cls, data, "training")

@@ -1,6 +1,7 @@
-"""Atomic file writes, and tensors + JSON metadata in safetensors files (no pickle anywhere).
+"""Files: atomic writes of text, JSON, arrays and figures; tensors + JSON metadata in safetensors
+files (no pickle anywhere).
 
-Every file of a run folder is written to a temporary file beside it and renamed over the old one,
+Every file the library writes is written to a temporary file beside it and renamed over the old one,
 so a crash or Ctrl-C leaves either the old file or the new one, never half of one.
 """
 
@@ -16,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from autoencode.errors import AutoencodeError, RunFolderError
+from autoencode.errors import AutoencodeError, FileFormatError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -72,11 +73,11 @@ def read_json(path: str | Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RunFolderError(f"{path}: missing") from None
+        raise FileFormatError(f"{path}: missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunFolderError(f"{path}: not readable JSON ({e})") from None
+        raise FileFormatError(f"{path}: not readable JSON ({e})") from None
     if not isinstance(data, dict):
-        raise RunFolderError(f"{path}: expected a JSON object")
+        raise FileFormatError(f"{path}: expected a JSON object")
     return data
 
 
@@ -89,39 +90,54 @@ def save_tensors(
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
 
 
-def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """The inverse of ``save_tensors``; a missing or damaged file is a RunFolderError."""
+def tensor_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict | None]:
+    """Each tensor's dtype and shape, and the JSON metadata, from a safetensors file's header
+    alone: nothing is allocated for the data, so a file can be checked before it is loaded."""
     from safetensors import safe_open
 
     path = Path(path)
     if not path.is_file():
-        raise RunFolderError(f"{path}: missing")
+        raise FileFormatError(f"{path}: missing")
     try:
-        tensors = load_file(str(path))
         with safe_open(str(path), "pt") as f:
             header = f.metadata() or {}
+            shapes = {
+                k: (f.get_slice(k).get_dtype(), tuple(f.get_slice(k).get_shape()))
+                for k in f.keys()  # noqa: SIM118 (a safe_open handle, not a dict)
+            }
         meta = json.loads(header["json"]) if "json" in header else None
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
-        raise RunFolderError(f"{path}: not a valid safetensors file ({e})") from None
+        raise FileFormatError(f"{path}: not a valid safetensors file ({e})") from None
+    return shapes, meta
+
+
+def load_tensors(
+    path: str | Path, expected: dict[str, tuple[int, ...]] | None = None
+) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The inverse of ``save_tensors``; a missing or damaged file is a FileFormatError.
+
+    With ``expected`` (name: shape), the header is checked against it before any tensor is read:
+    a file from elsewhere cannot make the loader allocate what its header claims.
+    """
+    shapes, meta = tensor_header(path)
+    if expected is not None and (problem := shape_mismatch(shapes, expected)):
+        raise FileFormatError(f"{path}: {problem}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise FileFormatError(f"{path}: not a valid safetensors file ({e})") from None
     return tensors, meta
 
 
-def flatten_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    """An optimizer ``state_dict`` as flat tensors plus JSON (param groups, non-tensor values)."""
-    tensors, scalars = {}, {}
-    for pid, values in state["state"].items():
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{pid}.{key}"] = value
-            else:
-                scalars.setdefault(str(pid), {})[key] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict] = {int(pid): dict(v) for pid, v in meta["scalars"].items()}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            _, pid, key = name.split(".", 2)
-            state.setdefault(int(pid), {})[key] = value
-    return {"state": state, "param_groups": meta["param_groups"]}
+def shape_mismatch(found: dict[str, tuple[str, tuple[int, ...]]],
+                   expected: dict[str, tuple[int, ...]]) -> str | None:  # fmt: skip
+    """How ``found`` (a header's dtypes and shapes) differs from ``expected`` float32 tensors."""
+    if missing := sorted(set(expected) - set(found)):
+        return f"lacks the tensor(s) {', '.join(missing[:3])}"
+    if extra := sorted(set(found) - set(expected)):
+        return f"has unexpected tensor(s) {', '.join(extra[:3])}"
+    for name, shape in expected.items():
+        dtype, got = found[name]
+        if tuple(got) != tuple(shape) or dtype not in ("F32", "float32"):
+            return f"tensor {name} is {dtype} {list(got)}, expected F32 {list(shape)}"
+    return None

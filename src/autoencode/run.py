@@ -1,0 +1,101 @@
+"""A trained run, loaded: its model, settings and history, and what one does with a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autoencode.data.batches import apply_in_batches
+from autoencode.data.types import Dataset
+from autoencode.errors import DataError
+from autoencode.models.base import Autoencoder
+from autoencode.runfolder import RunConfig, RunFolder
+
+
+@dataclass
+class Run:
+    """A trained model with its settings and history, loaded from a run folder."""
+
+    path: Path
+    config: RunConfig
+    model: Autoencoder
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.path)
+
+    @property
+    def figures(self) -> Path:
+        return self.folder.figures
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def load_dataset(self, data_dir=None) -> Dataset:
+        """The data this run was trained on, as its config records it."""
+        from autoencode.data.datasets import load_dataset
+
+        return load_dataset(self.config.data, data_dir)
+
+    def _check(self, images: np.ndarray, what: str = "images") -> None:
+        """Images of the shape the model was trained on, or one DataError saying both shapes."""
+        shape = tuple(self.config.model.input_shape)
+        c, h, w = shape
+        fits = images.shape[1:] == ((h, w) if c == 1 else (h, w, c)) or images.shape[1:] == (
+            h,
+            w,
+            1,
+        )
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or not fits:
+            raise DataError(f"{what}: the model takes uint8 images of {h}×{w}×{c}, "
+                            f"got {images.dtype} {tuple(images.shape[1:])}")  # fmt: skip
+
+    @torch.inference_mode()
+    def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+        self._check(images)
+        self.model.eval()
+        return apply_in_batches(fn, images, self.device, batch_size).numpy()
+
+    def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """uint8 images to codings (the mean, for a variational model)."""
+        return self._apply(self.model.encode, images, batch_size)
+
+    def reconstruct(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """uint8 images to reconstructions in [0, 1], in the images' own layout."""
+        return self._to_layout(
+            torch.from_numpy(self._apply(self.model.reconstruct, images, batch_size))
+        )
+
+    def _to_layout(self, images: torch.Tensor) -> np.ndarray:
+        """(N, C, H, W) model output to (N, H, W) for one channel, else (N, H, W, C)."""
+        out = images.cpu().numpy()
+        return out[:, 0] if out.shape[1] == 1 else out.transpose(0, 2, 3, 1)
+
+    @torch.inference_mode()
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` new images from random codings (generative models); the same seed, the same images."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self._to_layout(self.model.eval().sample(n, generator))
+
+    @torch.inference_mode()
+    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+        """Decode ``steps`` points on the straight line between the codings of images a and b."""
+        z = torch.from_numpy(self.encode(np.stack([a, b]))).to(self.device)
+        t = torch.linspace(0, 1, steps, device=self.device).view(-1, *[1] * (z.ndim - 1))
+        return self._to_layout(self.model.eval().decode(z[0] + t * (z[1] - z[0])))
+
+
+def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
+    """Rebuild the model of a run folder from ``config.json`` and ``model.safetensors`` alone
+    (a :class:`Run` is returned as it is)."""
+    if isinstance(path, Run):
+        return path
+    folder = RunFolder(path)
+    config = folder.read_config()
+    model = folder.load_model(config, device)
+    return Run(folder.path, config, model, folder.read_history())

@@ -1,0 +1,298 @@
+"""The run folder: everything a training run leaves, and all that later commands read. This module
+owns the format; every command and API function reads and writes a run folder through it.
+
+    runs/<name>/
+      config.json          model, training settings, data reference, versions, device
+      model.safetensors    the weights after the last finished epoch
+      history.csv          one row per epoch
+      metrics.json         named sections (METRIC_SECTIONS) that commands add to
+      checkpoint/last.safetensors   weights + optimizer + RNG state, for resume
+      figures/*.png        export/*.onnx        codings_<split>.npy        report.html
+
+Nothing is pickled. A run folder from someone else is data, never a hazard: its config is checked
+field by field, the model is built on the meta device and checked against the weights' header
+before any memory is allocated, and every problem is one RunFolderError naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import platform
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from autoencode.data.types import DataRef
+from autoencode.errors import ConfigError, FileFormatError, RunFolderError
+from autoencode.io import (
+    load_tensors,
+    read_json,
+    save_tensors,
+    shape_mismatch,
+    tensor_header,
+    write_json,
+    write_text,
+)
+from autoencode.models.base import Autoencoder, ModelConfig, build_model, config_from_dict
+from autoencode.training.config import TrainingConfig
+
+FORMAT = "autoencode-run/2"
+READABLE_FORMATS = ("autoencode-run/1", FORMAT)  # /1: data by name or path, metrics flat
+CHECKPOINT = Path("checkpoint") / "last.safetensors"
+
+# The sections of metrics.json, and what each holds. A command adds to its own section.
+METRIC_SECTIONS = {
+    "training": "the last finished epoch: epochs, loss, val_loss and each named term",
+    "evaluation": "autoencode evaluate: reconstruction and codings scores on the test split",
+    "maps": "autoencode map: seconds and trustworthiness of each map, by <method>_<split>",
+    "pretraining": "autoencode pretrain: test accuracies, by the number of labels",
+}
+
+
+@dataclass
+class RunConfig:
+    """What ``config.json`` holds: what was trained, how, on what data, and where."""
+
+    model: ModelConfig
+    training: TrainingConfig
+    data: DataRef
+    preset: str | None = None
+    runtime: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The preset's name, or the model's kind without one."""
+        return self.preset or self.model.kind
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "preset": self.preset, "model": self.model.to_dict(),
+                "training": self.training.to_dict(), "data": self.data.to_dict(),
+                "runtime": self.runtime}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """From ``config.json``, every field checked; a ConfigError says which is wrong."""
+        if data.get("format") not in READABLE_FORMATS:
+            raise ConfigError(f"not an autoencode run config ({FORMAT})")
+        preset, runtime = data.get("preset"), data.get("runtime", {})
+        if preset is not None and not isinstance(preset, str):
+            raise ConfigError(f"preset must be a string or null, got {preset!r}")
+        if not isinstance(runtime, dict):
+            raise ConfigError("runtime must be a JSON object")
+        for part in ("model", "training", "data"):
+            if part not in data:
+                raise ConfigError(f"has no {part!r} section")
+        return cls(config_from_dict(data["model"]), TrainingConfig.from_dict(data["training"]),
+                   DataRef.from_dict(data["data"]), preset, runtime)  # fmt: skip
+
+
+class RunFolder:
+    """One run folder on disk: where each file is, and the only code that reads or writes them."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # -- where things are -------------------------------------------------------------------
+    config_file = property(lambda self: self.path / "config.json")
+    weights_file = property(lambda self: self.path / "model.safetensors")
+    history_file = property(lambda self: self.path / "history.csv")
+    metrics_file = property(lambda self: self.path / "metrics.json")
+    checkpoint_file = property(lambda self: self.path / CHECKPOINT)
+    report_file = property(lambda self: self.path / "report.html")
+    figures = property(lambda self: self.path / "figures")
+
+    def figure(self, name: str) -> Path:
+        return self.figures / f"{name}.png"
+
+    def export_file(self, part: str) -> Path:
+        return self.path / "export" / f"{part}.onnx"
+
+    def codings_file(self, split: str) -> Path:
+        return self.path / f"codings_{split}.npy"
+
+    # -- creating -----------------------------------------------------------------------------
+    def is_run(self) -> bool:
+        return self.config_file.is_file()
+
+    def create(self, overwrite: bool = False) -> None:
+        """Make the folder, empty; an existing run is replaced only with ``overwrite``, and a
+        folder that is not a run folder never is (the user's own files)."""
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"{path}: exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()):
+            if not overwrite:
+                raise RunFolderError(f"{path}: run folder exists; continue it with resume, "
+                                     "or replace it with {parameter}", parameter="overwrite")  # fmt: skip
+            if not self.is_run():
+                raise RunFolderError(f"{path}: not a run folder (no config.json); "
+                                     "{parameter} only replaces run folders", parameter="overwrite")  # fmt: skip
+            shutil.rmtree(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(
+                f"{path}: cannot create the run folder ({e.strerror or e})"
+            ) from None
+
+    # -- config -------------------------------------------------------------------------------
+    def read_config(self) -> RunConfig:
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path}: not a run folder (no such directory)")
+        with _in_run_folder():
+            data = read_json(self.config_file)
+        try:
+            return RunConfig.from_dict(data)
+        except ConfigError as e:
+            raise RunFolderError(f"{self.config_file}: {e}") from None
+
+    def write_config(self, config: RunConfig) -> None:
+        write_json(self.config_file, config.to_dict())
+
+    # -- after each epoch ---------------------------------------------------------------------
+    def save_epoch(self, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                   meta: dict, history: list[dict]) -> None:  # fmt: skip
+        """The weights, the resumable checkpoint, the history and the training metrics."""
+        checkpoint = {**state, **{f"model.{k}": v for k, v in weights.items()}}
+        save_tensors(self.checkpoint_file, checkpoint, meta)
+        save_tensors(self.weights_file, weights, {"epoch": len(history)})
+        write_text(self.history_file, history_csv(history))
+        last = {k: v for k, v in history[-1].items() if k not in ("epoch", "seconds")}
+        self.record("training", {"epochs": len(history), **last})
+
+    def read_history(self) -> list[dict]:
+        if not self.history_file.is_file():
+            return []
+        try:
+            with open(self.history_file, newline="", encoding="utf-8") as f:
+                return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+                        for row in csv.DictReader(f)]  # fmt: skip
+        except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as e:
+            raise RunFolderError(f"{self.history_file}: not a readable history ({e})") from None
+
+    # -- weights ------------------------------------------------------------------------------
+    def load_model(self, config: RunConfig, device: str | torch.device = "cpu") -> Autoencoder:
+        """The trained model: built on the meta device, its shapes checked against the weights'
+        header, then given memory on ``device`` and filled."""
+        model = build_model(config.model, device="meta")
+        with _in_run_folder():
+            shapes, _ = tensor_header(self.weights_file)
+            self._check_fits(self.weights_file, shapes, _shapes(model))
+            weights, _ = load_tensors(self.weights_file)
+        model.to_empty(device=device)
+        model.load_state_dict(weights)
+        return model.eval()
+
+    def read_checkpoint(self, model: Autoencoder) -> tuple[dict[str, torch.Tensor], dict]:
+        """The checkpoint's tensors and metadata, its model weights checked against ``model``."""
+        with _in_run_folder():
+            shapes, meta = tensor_header(self.checkpoint_file)
+            weights = {k: v for k, v in shapes.items() if k.startswith("model.")}
+            self._check_fits(self.checkpoint_file, weights, _shapes(model, "model."))
+            if not isinstance(meta, dict) or not {"history", "optimizer"} <= set(meta):
+                raise RunFolderError(f"{self.checkpoint_file}: has no trainer state")
+            tensors, _ = load_tensors(self.checkpoint_file)
+        return tensors, meta
+
+    @staticmethod
+    def _check_fits(path: Path, found: dict, expected: dict) -> None:
+        if problem := shape_mismatch(found, expected):
+            raise RunFolderError(f"{path}: does not fit config.json ({problem})")
+
+    # -- metrics ------------------------------------------------------------------------------
+    def read_metrics(self) -> dict[str, dict]:
+        """metrics.json by section (a first-format file, with flat keys, is read into sections)."""
+        if not self.metrics_file.is_file():
+            return {}
+        with _in_run_folder():
+            metrics = read_json(self.metrics_file)
+        if all(k in METRIC_SECTIONS and isinstance(v, dict) for k, v in metrics.items()):
+            return metrics
+        return _sections_from_flat(metrics)
+
+    def record(self, section: str, values: dict, key: str | None = None) -> None:
+        """Merge ``values`` into a section of metrics.json (under ``key`` in it, if given)."""
+        if section not in METRIC_SECTIONS:
+            raise ValueError(f"unknown metrics section {section!r}")  # a bug, not user input
+        metrics = self.read_metrics()
+        part = metrics.setdefault(section, {})
+        if key is None:
+            part.update(values)
+        else:
+            part[key] = values
+        write_json(self.metrics_file, metrics)
+
+
+def _shapes(model: torch.nn.Module, prefix: str = "") -> dict[str, tuple[int, ...]]:
+    return {prefix + k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@contextlib.contextmanager
+def _in_run_folder():
+    """A file of the run folder that cannot be read is a RunFolderError (the CLI's exit 2)."""
+    try:
+        yield
+    except RunFolderError:
+        raise
+    except FileFormatError as e:
+        raise RunFolderError(str(e)) from None
+
+
+def _sections_from_flat(metrics: dict) -> dict[str, dict]:
+    """The first format's keys (``loss``, ``map_tsne_valid``, ``pretraining_500``, ...) by section."""
+    sections: dict[str, dict] = {}
+    for key, value in metrics.items():
+        if key == "evaluation" and isinstance(value, dict):
+            sections["evaluation"] = value
+        elif key.startswith("map_"):
+            sections.setdefault("maps", {})[key.removeprefix("map_")] = value
+        elif key.startswith("pretraining_"):
+            sections.setdefault("pretraining", {})[key.removeprefix("pretraining_")] = value
+        else:
+            sections.setdefault("training", {})[key] = value
+    return sections
+
+
+def history_csv(history: list[dict]) -> str:
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return out.getvalue()
+
+
+class RunWriter:
+    """A trainer callback: the config when training starts, then after each epoch the weights,
+    checkpoint, history and training metrics (on the process that writes)."""
+
+    def __init__(self, folder: RunFolder, config: RunConfig):
+        self.folder, self.config = folder, config
+
+    def on_fit_start(self, trainer) -> None:
+        self.config.runtime = runtime_info(
+            trainer.device, torch.get_num_threads(), trainer.world.size
+        )
+        self.folder.write_config(self.config)
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        state, meta = trainer.state()
+        self.folder.save_epoch(trainer.model.state_dict(), state, meta, trainer.history)
+
+
+def runtime_info(device: torch.device, threads: int, processes: int) -> dict:
+    from autoencode import __version__
+
+    return {
+        "device": str(device), "threads": threads, "processes": processes,
+        "autoencode": __version__, "torch": torch.__version__, "python": platform.python_version(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
