@@ -13,6 +13,7 @@ from autoencode.data.types import Dataset
 from autoencode.errors import DataError
 from autoencode.models.base import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
+from autoencode.training.device import resolve_device
 
 
 @dataclass
@@ -91,10 +92,11 @@ class Run:
 
 
 def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
-    """Rebuild the model of a run folder from ``config.json`` and ``model.safetensors`` alone
-    (a :class:`Run` is returned as it is)."""
+    """Rebuild the model of a run folder from ``config.json`` and ``model.safetensors`` alone,
+    on ``device`` (``auto``: CUDA when present); a :class:`Run` is returned as it is."""
     if isinstance(path, Run):
         return path
+    device = resolve_device(str(device))  # an unknown device or absent CUDA: one ConfigError
     folder = RunFolder(path)
     config = folder.read_config()
     model = folder.load_model(config, device)
