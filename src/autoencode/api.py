@@ -21,7 +21,7 @@ from autoencode.training.device import resolve_device
 from autoencode.training.setup import fit, make_trainer
 
 
-def train(
+def train(  # long: half of it is the signature and the docstring
     preset: str | None = "stacked",
     data: Dataset | str | Path | None = None,
     out: str | Path | None = None,

@@ -98,13 +98,7 @@ def export_onnx(run: Run | str | Path, out: str | Path | None = None, part: str 
     if part not in PARTS:
         raise ConfigError(f"unknown {{parameter}} {part!r}: expected one of {', '.join(PARTS)}",
                           parameter="part")  # fmt: skip
-    try:
-        import onnx
-        import onnxscript  # noqa: F401  (torch's exporter needs it)
-    except ImportError:
-        raise AutoencodeError(
-            "export needs the optional packages onnx and onnxscript: pip install 'autoencode[export]'"
-        ) from None
+    onnx = _require_onnx()
     run = load_run(run)
     out = out or run.folder.export_file(part)
     model = copy.deepcopy(run.model).to("cpu").eval()  # the run's own model stays where it is
@@ -124,14 +118,22 @@ def export_onnx(run: Run | str | Path, out: str | Path | None = None, part: str 
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(proto)
+    return _check_and_write(proto, module, part, out, check_batch, run.path)
 
+
+def _check_and_write(proto, module: _Part, part: str, out, check_batch: int, where) -> dict:
+    """Run the graph in onnxruntime against the model; write it only if they agree."""
+    import onnx
+
+    names = NAMES[part]
+    model = module.model
     check = example_input(model, part, check_batch, seed=1)
     with torch.inference_mode():
         expected = module(check).numpy()
     difference = _run_onnxruntime(proto.SerializeToString(), names[0], check.numpy(), expected)
     if difference is not None and difference > TOLERANCE:
         raise AutoencodeError(
-            f"{run.path}: the exported {part} differs from the model by {difference:.2g} "
+            f"{where}: the exported {part} differs from the model by {difference:.2g} "
             f"(more than {TOLERANCE:g}); nothing written"
         )
     path = atomic_write(out, lambda tmp: onnx.save_model(proto, str(tmp)))
@@ -142,6 +144,17 @@ def export_onnx(run: Run | str | Path, out: str | Path | None = None, part: str 
         "output": _describe(names[1], torch.from_numpy(expected)),
         "max_abs_difference": difference,
     }
+
+
+def _require_onnx():
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise AutoencodeError(
+            "export needs the optional packages onnx and onnxscript: pip install 'autoencode[export]'"
+        ) from None
+    return onnx
 
 
 def _describe(name: str, example: torch.Tensor) -> str:

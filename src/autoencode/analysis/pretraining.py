@@ -44,7 +44,8 @@ def accuracy(model: Classifier, split: Split, batch_size: int = 1000) -> float:
     return float((predictions.numpy() == split.labels).mean())
 
 
-def pretrain(run, data: Dataset | str | None = None, labels: int = 500, epochs: int = 50,
+def pretrain(run,  # long: a third of it is the signature and the docstring
+             data: Dataset | str | None = None, labels: int = 500, epochs: int = 50,
              fine_tune_epochs: int = 50, lr: float = 5e-3, batch_size: int = 32, seed: int = 42,
              device: str = "auto", progress: bool = False, *, data_dir=None,
              record: bool = True) -> dict:  # fmt: skip

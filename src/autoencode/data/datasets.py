@@ -77,14 +77,9 @@ def _split_off_valid(images, labels, valid_fraction: float):
     return Split(images[n_valid:], tail), Split(images[:n_valid], head)
 
 
-def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
-    """A dataset from a ``.npy`` (images only) or ``.npz`` file.
-
-    ``.npz`` keys follow Keras' ``mnist.npz``: ``x_train`` (required), ``y_train``, ``x_valid``,
-    ``y_valid``, ``x_test``, ``y_test``; or a single ``images`` (+ ``labels``). Optional
-    ``class_names``. Without ``x_valid``, the first ``valid_fraction`` of train is held out.
-    """
-    path = Path(path)
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npy`` (as ``x_train``) or ``.npz`` file, ``images``/``labels`` renamed
+    ``x_train``/``y_train``; never unpickled."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -100,6 +95,18 @@ def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
     arrays.setdefault("y_train", arrays.pop("labels", None))
     if arrays["x_train"] is None:
         raise DataError(f"{path}: expected an array 'x_train' or 'images', found {sorted(arrays)}")
+    return arrays
+
+
+def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
+    """A dataset from a ``.npy`` (images only) or ``.npz`` file.
+
+    ``.npz`` keys follow Keras' ``mnist.npz``: ``x_train`` (required), ``y_train``, ``x_valid``,
+    ``y_valid``, ``x_test``, ``y_test``; or a single ``images`` (+ ``labels``). Optional
+    ``class_names``. Without ``x_valid``, the first ``valid_fraction`` of train is held out.
+    """
+    path = Path(path)
+    arrays = _read_arrays(path)
 
     def split(prefix: str) -> Split | None:
         images = arrays.get(f"x_{prefix}")
