@@ -53,9 +53,9 @@ class TrainingConfig:
                     f"{{parameter}} must be a positive integer, got {getattr(self, name)}",
                     parameter=name,
                 )
-        if not self.lr > 0:
+        if not 0 < self.lr < 1e30:  # float32 holds up to 3e38; any useful rate is far below
             raise ConfigError(
-                f"{{parameter}} must be a positive number, got {self.lr}", parameter="lr"
+                f"{{parameter}} must be a positive number below 1e30, got {self.lr}", parameter="lr"
             )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown {{parameter}} {self.optimizer!r}: expected one of "
