@@ -77,7 +77,8 @@ def umap(codings: np.ndarray, seed: int = 42, **_) -> np.ndarray:
         import umap as umap_learn
     except ImportError:
         raise AutoencodeError(
-            "{parameter} umap needs the optional package umap-learn: pip install 'autoencode[umap]'"
+            "{parameter} umap needs the optional package umap-learn: pip install 'autoencode[umap]'",
+            parameter="method",
         ) from None
     return umap_learn.UMAP(random_state=seed).fit_transform(codings).astype(np.float32)
 
