@@ -32,8 +32,8 @@ result = {
     "fit_s": fit_s,
     "s_per_epoch": fit_s / epochs,
     "val_loss": last["val_loss"],
-    "threads": run.config["runtime"]["threads"],
-    "device": run.config["runtime"]["device"],
+    "threads": run.config.runtime["threads"],
+    "device": run.config.runtime["device"],
     "params": sum(p.numel() for p in run.model.parameters()),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }

@@ -59,7 +59,7 @@ def main() -> None:
                 w = weights[f"arr_{i}"]
                 p.copy_(torch.from_numpy(np.ascontiguousarray(w.T if w.ndim == 2 else w)))
     data = ae.load_dataset("fashion-mnist")
-    trainer = trainer_module.Trainer(model, ae.TrainingConfig(epochs=3), progress=False)
+    trainer = trainer_module.Trainer(model, ae.TrainingConfig(epochs=3), torch.device("cpu"))
     trainer_module.torch.randperm = lambda n, generator=None: torch.arange(
         n
     )  # Keras' shuffle=False

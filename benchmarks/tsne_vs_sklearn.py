@@ -51,7 +51,6 @@ def sklearn(codings_file: Path, out: Path) -> float:
 def main() -> None:
     import autoencode as ae
     from autoencode.analysis.embedding import embed
-    from autoencode.analysis.evaluation import split_of
     from autoencode.analysis.metrics import trustworthiness
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,7 +69,7 @@ def main() -> None:
         run = ae.load_run(run_dir)
         report = json.loads(args.out.read_text()) if args.out.is_file() else {}
         for size in args.sizes:
-            split = split_of(data, SPLIT[size])
+            split = data.split(SPLIT[size])
             codings = embed(run, split.images)
             np.save(tmp / "codings.npy", codings)
             ours_runs, sk_runs = [], []
