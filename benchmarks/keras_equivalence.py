@@ -40,6 +40,7 @@ print("RESULT " + json.dumps(h.history))
 def main() -> None:
     import autoencode as ae
     from autoencode.training import trainer as trainer_module
+    from autoencode.training.setup import fit, make_trainer
 
     python = os.path.expanduser("~/.venvs/keras-peer/bin/python")
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,11 +60,11 @@ def main() -> None:
                 w = weights[f"arr_{i}"]
                 p.copy_(torch.from_numpy(np.ascontiguousarray(w.T if w.ndim == 2 else w)))
     data = ae.load_dataset("fashion-mnist")
-    trainer = trainer_module.Trainer(model, ae.TrainingConfig(epochs=3), torch.device("cpu"))
+    trainer, placement = make_trainer(model, ae.TrainingConfig(epochs=3), "cpu", progress=False)
     trainer_module.torch.randperm = lambda n, generator=None: torch.arange(
         n
     )  # Keras' shuffle=False
-    history = trainer.fit(data.train, data.valid)
+    history = fit(trainer, placement, data.train, data.valid)
     rows = [{"epoch": i + 1, "keras_loss": keras["loss"][i], "ours_loss": h["loss"],
              "keras_val_loss": keras["val_loss"][i], "ours_val_loss": h["val_loss"]}
             for i, h in enumerate(history)]  # fmt: skip
