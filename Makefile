@@ -41,6 +41,7 @@ test: dev
 lint: dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/seed_vs_keras.py
