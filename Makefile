@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: demo test install dev data lint bench clean
+.PHONY: demo test test-fast install dev data lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ demo: data
 
 test: dev
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (real data, subprocesses, long training).
+test-fast: dev
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: dev
 	$(BIN)/ruff format --check src tests benchmarks
