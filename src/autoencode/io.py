@@ -74,11 +74,24 @@ def read_json(path: str | Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileFormatError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{path}: not readable JSON ({e})") from None
+    except (OSError, ValueError, RecursionError) as e:
+        # ValueError: bad JSON or UTF-8, or an integer of more digits than Python converts;
+        # RecursionError: arrays or objects nested deeper than Python's recursion limit
+        raise FileFormatError(f"{path}: not readable JSON ({_first_line(e)})") from None
     if not isinstance(data, dict):
         raise FileFormatError(f"{path}: expected a JSON object")
     return data
+
+
+def _first_line(error: Exception) -> str:
+    """An exception's message as one line (a message that is part of another)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _printable(name: str) -> str:
+    """A name from a file, as itself if printable, else as its repr (one line, escapes shown)."""
+    return name if name.isprintable() else repr(name)
 
 
 def save_tensors(
@@ -106,8 +119,8 @@ def tensor_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...
                 for k in f.keys()  # noqa: SIM118 (a safe_open handle, not a dict)
             }
         meta = json.loads(header["json"]) if "json" in header else None
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{path}: not a valid safetensors file ({e})") from None
+    except (SafetensorError, OSError, ValueError, RecursionError) as e:
+        raise FileFormatError(f"{path}: not a valid safetensors file ({_first_line(e)})") from None
     return shapes, meta
 
 
@@ -125,7 +138,7 @@ def load_tensors(
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise FileFormatError(f"{path}: not a valid safetensors file ({e})") from None
+        raise FileFormatError(f"{path}: not a valid safetensors file ({_first_line(e)})") from None
     return tensors, meta
 
 
@@ -134,8 +147,8 @@ def shape_mismatch(found: dict[str, tuple[str, tuple[int, ...]]],
     """How ``found`` (a header's dtypes and shapes) differs from ``expected`` float32 tensors."""
     if missing := sorted(set(expected) - set(found)):
         return f"lacks the tensor(s) {', '.join(missing[:3])}"
-    if extra := sorted(set(found) - set(expected)):
-        return f"has unexpected tensor(s) {', '.join(extra[:3])}"
+    if extra := sorted(set(found) - set(expected)):  # names from the file: shown as repr if odd
+        return f"has unexpected tensor(s) {', '.join(_printable(n) for n in extra[:3])}"
     for name, shape in expected.items():
         dtype, got = found[name]
         if tuple(got) != tuple(shape) or dtype not in ("F32", "float32"):

@@ -10,7 +10,7 @@ import torch
 
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset
-from autoencode.errors import DataError
+from autoencode.errors import ConfigError, DataError, RunFolderError
 from autoencode.models.base import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
 from autoencode.training.device import resolve_device
@@ -55,6 +55,8 @@ class Run:
         if images.dtype != np.uint8 or images.ndim not in (3, 4) or not fits:
             raise DataError(f"{what}: the model takes uint8 images of {h}×{w}×{c}, "
                             f"got {images.dtype} {tuple(images.shape[1:])}")  # fmt: skip
+        if len(images) == 0:  # an empty split of a data file: nothing to batch
+            raise DataError(f"{what}: an empty array; the model needs at least one image")
 
     @torch.inference_mode()
     def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -99,5 +101,8 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
     device = resolve_device(str(device))  # an unknown device or absent CUDA: one ConfigError
     folder = RunFolder(path)
     config = folder.read_config()
-    model = folder.load_model(config, device)
+    try:
+        model = folder.load_model(config, device)
+    except ConfigError as e:  # a model over the size limits, or one its input shape cannot take
+        raise RunFolderError(f"{folder.config_file}: {e}") from None
     return Run(folder.path, config, model, folder.read_history())

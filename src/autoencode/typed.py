@@ -66,5 +66,6 @@ def from_dict(cls, data, what: str):
         raise ConfigError(f"{what} must be a JSON object, got {_short(data)}")
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     if unknown := set(data) - names:
-        raise ConfigError(f"unknown {what} setting(s): {', '.join(sorted(map(str, unknown)))}")
+        shown = sorted(n if n.isprintable() else repr(n) for n in map(str, unknown))  # one line
+        raise ConfigError(f"unknown {what} setting(s): {', '.join(shown)}")
     return cls(**data)
