@@ -30,7 +30,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from autoencode.cli.main import main
@@ -155,9 +155,6 @@ def outcome(code: int, err: str) -> str:
 # memory limit holds for the whole test, which is what is wanted.
 HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture,
                                                           HealthCheck.too_slow]}  # fmt: skip
-# For a test marked xfail (a known bug, left to be fixed): no shrinking, which would only spend
-# time (20 s for the checkpoint) making a failure that is expected anyway the smallest one.
-EXPECTED_TO_FAIL = {**HYPOTHESIS, "phases": (Phase.explicit, Phase.reuse, Phase.generate)}
 
 # -- random JSON, and random edits at random places in a JSON tree -----------------------------
 
@@ -302,9 +299,7 @@ def test_config_bytes_that_are_not_utf8(base, capsys):
 @pytest.mark.parametrize("where", [
     "model",
     "training",
-    pytest.param("optimizer_options", marks=pytest.mark.xfail(
-        reason="training/config.py TrainingConfig._check_options writes the key as it is "
-        "(got {key}={value!r}): a line break in it breaks the message in two", strict=True)),
+    "optimizer_options",
     "tensor",
 ])  # fmt: skip
 def test_a_key_with_a_line_break(base, capsys, where):
@@ -469,14 +464,7 @@ def mutated_checkpoint(draw, raw: bytes) -> Edited:
     return Edited(join_safetensors(header, data), f"trainer state {json.dumps(meta)}")
 
 
-@pytest.mark.xfail(
-    reason="resume trusts the checkpoint's trainer state: a param group without lr or with "
-    "momentum null, history rows that are not objects or lack epoch, scalars that are not an "
-    "object, end in TypeError/KeyError/AttributeError inside training (api.py _fit, "
-    "trainer.load_state, runfolder.history_csv). Remove this mark once the state is checked.",
-    strict=False,  # Hypothesis may not draw a failing case in every run
-)
-@settings(max_examples=30, **EXPECTED_TO_FAIL)
+@settings(max_examples=30, **HYPOTHESIS)
 @given(data=st.data())
 def test_mutated_checkpoint_on_resume(base, capsys, data):
     run, _npz = base
@@ -519,13 +507,7 @@ def test_mutated_metrics(base, capsys, data):
             assert "metrics.json" in err, err
 
 
-@pytest.mark.xfail(
-    reason="runfolder.read_history accepts a history.csv without an epoch column (or rows "
-    "without one); report then fails in figures.history_figure with KeyError 'epoch'. "
-    "Remove this mark once read_history refuses it.",
-    strict=False,  # Hypothesis may not draw a failing case in every run
-)
-@settings(max_examples=30, **EXPECTED_TO_FAIL)
+@settings(max_examples=30, **HYPOTHESIS)
 @given(text=history_texts)
 def test_mutated_history(base, capsys, text):
     run, _npz = base

@@ -94,7 +94,7 @@ def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
     if not isinstance(data, Dataset):  # the run's own data, or other data cut to its sizes
         data = load_dataset(data if data is not None else config.data, data_dir)
         data = data.subset(config.data.train_size, config.data.valid_size)
-    model = build_model(config.model)
+    model = folder.build_model(config)
     tensors, meta = folder.read_checkpoint(model)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     return _fit(folder, config, model, data, device, threads, progress, (tensors, meta))

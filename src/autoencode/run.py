@@ -10,7 +10,7 @@ import torch
 
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset
-from autoencode.errors import ConfigError, DataError, RunFolderError
+from autoencode.errors import DataError
 from autoencode.models.base import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
 from autoencode.training.device import resolve_device
@@ -47,11 +47,7 @@ class Run:
         """Images of the shape the model was trained on, or one DataError saying both shapes."""
         shape = tuple(self.config.model.input_shape)
         c, h, w = shape
-        fits = images.shape[1:] == ((h, w) if c == 1 else (h, w, c)) or images.shape[1:] == (
-            h,
-            w,
-            1,
-        )
+        fits = images.shape[1:] in ([(h, w), (h, w, 1)] if c == 1 else [(h, w, c)])
         if images.dtype != np.uint8 or images.ndim not in (3, 4) or not fits:
             raise DataError(f"{what}: the model takes uint8 images of {h}×{w}×{c}, "
                             f"got {images.dtype} {tuple(images.shape[1:])}")  # fmt: skip
@@ -101,8 +97,5 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
     device = resolve_device(str(device))  # an unknown device or absent CUDA: one ConfigError
     folder = RunFolder(path)
     config = folder.read_config()
-    try:
-        model = folder.load_model(config, device)
-    except ConfigError as e:  # a model over the size limits, or one its input shape cannot take
-        raise RunFolderError(f"{folder.config_file}: {e}") from None
+    model = folder.load_model(config, device)
     return Run(folder.path, config, model, folder.read_history())

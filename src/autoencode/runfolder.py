@@ -173,16 +173,21 @@ class RunFolder:
             return []
         try:
             with open(self.history_file, newline="", encoding="utf-8") as f:
-                return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+                rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
                         for row in csv.DictReader(f)]  # fmt: skip
         except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as e:
             raise RunFolderError(f"{self.history_file}: not a readable history ({e})") from None
+        if [row.get("epoch") for row in rows] != list(range(1, len(rows) + 1)):
+            raise RunFolderError(
+                f"{self.history_file}: expected one row per epoch, numbered from 1"
+            )
+        return rows
 
     # -- weights ------------------------------------------------------------------------------
     def load_model(self, config: RunConfig, device: str | torch.device = "cpu") -> Autoencoder:
         """The trained model: built on the meta device, its shapes checked against the weights'
         header, then given memory on ``device`` and filled."""
-        model = build_model(config.model, device="meta")
+        model = self.build_model(config, device="meta")
         with _in_run_folder():
             shapes, _ = tensor_header(self.weights_file)
             self._check_fits(self.weights_file, shapes, _shapes(model))
@@ -190,6 +195,16 @@ class RunFolder:
         model.to_empty(device=device)
         model.load_state_dict(weights)
         return model.eval()
+
+    def build_model(
+        self, config: RunConfig, device: str | torch.device | None = None
+    ) -> Autoencoder:
+        """The model config.json describes, freshly built; over the size limits, or unable to
+        take its own input shape, it is a RunFolderError naming config.json."""
+        try:
+            return build_model(config.model, device)
+        except ConfigError as e:
+            raise RunFolderError(f"{self.config_file}: {e}") from None
 
     def read_checkpoint(self, model: Autoencoder) -> tuple[dict[str, torch.Tensor], dict]:
         """The checkpoint's tensors and metadata, its model weights checked against ``model``."""

@@ -69,7 +69,7 @@ class TrainingConfig:
             if key not in known or not isinstance(value, (int, float)):
                 raise ConfigError(
                     f"{{parameter}}: {self.optimizer} takes {', '.join(known)} (numbers), "
-                    f"got {key}={value!r}",
+                    f"got {key!r}: {value!r}",
                     parameter="optimizer_options",
                 )
 

@@ -23,7 +23,12 @@ from autoencode.models.base import Trainable
 from autoencode.training import distributed
 from autoencode.training.callbacks import Callback
 from autoencode.training.config import TrainingConfig
-from autoencode.training.optimizer_state import flatten_optimizer_state, unflatten_optimizer_state
+from autoencode.training.optimizer_state import (
+    check_history,
+    check_optimizer_state,
+    flatten_optimizer_state,
+    unflatten_optimizer_state,
+)
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -166,9 +171,13 @@ class Trainer:
         return tensors, {"history": self.history, "optimizer": optimizer_meta}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        self.optimizer.load_state_dict(unflatten_optimizer_state(tensors, meta["optimizer"]))
+        """Continue from ``state()``'s output; one that does not fit is a ValueError."""
+        history = check_history(meta["history"])
+        optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
+        check_optimizer_state(optimizer_state, self.optimizer)
+        self.optimizer.load_state_dict(optimizer_state)
         self.shuffle.set_state(tensors["rng.shuffle"])
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        self.history = list(meta["history"])
+        self.history = history
