@@ -613,9 +613,7 @@ def test_a_gzip_bomb_is_refused_within_the_memory_limit(memory_limit):
 
 @pytest.mark.parametrize("command", [
     "reconstruct",
-    pytest.param("embed", marks=pytest.mark.xfail(
-        reason="analysis.embedding.embed: np.concatenate([]) raises ValueError on an empty split",
-        strict=True)),
+    "embed",
 ])  # fmt: skip
 def test_a_data_file_with_an_empty_split(base, capsys, command):
     run, _npz = base
@@ -637,19 +635,11 @@ def npy_member(shape: tuple, payload: bytes = b"", descr: str = "|u1") -> bytes:
     return out.getvalue() + payload
 
 
-NPZ_BUG = pytest.mark.xfail(
-    reason="data.datasets._read_arrays reads each .npz member unchecked: numpy allocates what "
-    "the member's header claims (MemoryError), a short or object-typed member raises "
-    "ValueError, and a member that is not .npy comes back as bytes (AttributeError)",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize("member", [
-    pytest.param(npy_member((10**6, 28, 28, 100)), id="header claims 73 GiB", marks=NPZ_BUG),
-    pytest.param(npy_member((4, 28, 28), bytes(100)), id="payload cut short", marks=NPZ_BUG),
-    pytest.param(npy_member((4,), bytes(32), "|O"), id="object array", marks=NPZ_BUG),
-    pytest.param(b"not an npy file", id="not npy", marks=NPZ_BUG),
+    pytest.param(npy_member((10**6, 28, 28, 100)), id="header claims 73 GiB"),
+    pytest.param(npy_member((4, 28, 28), bytes(100)), id="payload cut short"),
+    pytest.param(npy_member((4,), bytes(32), "|O"), id="object array"),
+    pytest.param(b"not an npy file", id="not npy"),
 ])  # fmt: skip
 def test_a_npz_file_with_a_lying_member(base, capsys, member):
     run, _npz = base
@@ -665,11 +655,6 @@ def test_a_npz_file_with_a_lying_member(base, capsys, member):
         assert code == 2 and "lie.npz" in err, err
 
 
-@pytest.mark.xfail(
-    reason="data.folders._read catches OSError but not PIL's DecompressionBombError (an "
-    "Exception), raised for an image whose header claims more than 179 million pixels",
-    strict=True,
-)
 def test_an_image_folder_with_a_huge_png(base, capsys):
     from PIL import Image
 

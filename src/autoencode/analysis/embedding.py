@@ -17,13 +17,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autoencode.errors import AutoencodeError, ConfigError
+from autoencode.errors import AutoencodeError, ConfigError, DataError
 
 
 def embed(run, images: np.ndarray, batch_size: int = 2000, progress: bool = False) -> np.ndarray:
     """The codings of uint8 ``images`` as an ``(N, D)`` float32 array (conv codings flattened)."""
     from tqdm.auto import tqdm
 
+    if len(images) == 0:
+        raise DataError("no images to encode")
     starts = range(0, len(images), batch_size)
     parts = [
         run.encode(images[s : s + batch_size], batch_size).reshape(

@@ -7,6 +7,8 @@ path to a ``.npz`` / ``.npy`` file.
 
 from __future__ import annotations
 
+import math
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +31,12 @@ def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True
     folder = sources.locate_fashion_mnist(data_dir, download=download)
 
     def read(name: str) -> np.ndarray:
-        return parse_idx(sources.fashion_mnist_file(folder, name), str(folder / name))
+        array = parse_idx(sources.fashion_mnist_file(folder, name), str(folder / name))
+        wanted = np.uint8 if "images" in name else np.integer
+        if not np.issubdtype(array.dtype, wanted):
+            raise DataError(f"{folder / name}: expected {np.dtype(wanted).name if wanted is np.uint8 else 'integer'} "
+                            f"values, the file holds {array.dtype}")  # fmt: skip
+        return array
 
     train_images, train_labels = (
         read("train-images-idx3-ubyte.gz"),
@@ -77,20 +84,44 @@ def _split_off_valid(images, labels, valid_fraction: float):
     return Split(images[n_valid:], tail), Split(images[:n_valid], head)
 
 
+def _check_npz_members(path: Path) -> None:
+    """Each member's .npy header against the member's own size, before numpy allocates what the
+    header claims (a 300-byte member can claim 73 GB); object arrays are refused."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+                if read_header is None:
+                    raise ValueError(f"member {info.filename}: .npy version {version} is not read")
+                shape, _, dtype = read_header(member)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(
+                    f"member {info.filename} claims {dtype} {shape}, more than it holds"
+                )
+
+
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The arrays of a ``.npy`` (as ``x_train``) or ``.npz`` file, ``images``/``labels`` renamed
     ``x_train``/``y_train``; never unpickled."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     try:
+        if zipfile.is_zipfile(path):
+            _check_npz_members(path)
         loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (OSError, ValueError) as e:
+        if isinstance(loaded, np.ndarray):
+            arrays = {"x_train": loaded}
+        else:
+            with loaded:
+                arrays = {k: loaded[k] for k in loaded.files}
+    except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable .npy/.npz file ({e})") from None
-    if isinstance(loaded, np.ndarray):
-        arrays = {"x_train": loaded}
-    else:
-        with loaded:
-            arrays = {k: loaded[k] for k in loaded.files}
+    if bad := [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]:
+        raise DataError(f"{path}: member {bad[0]!r} is not a .npy array")
     arrays.setdefault("x_train", arrays.pop("images", None))
     arrays.setdefault("y_train", arrays.pop("labels", None))
     if arrays["x_train"] is None:
@@ -112,6 +143,8 @@ def load_array_file(path: str | Path, valid_fraction: float = 0.1) -> Dataset:
         images = arrays.get(f"x_{prefix}")
         if images is None:
             return None
+        if len(images) == 0:
+            raise DataError(f"{path}[x_{prefix}]: no images")
         labels = arrays.get(f"y_{prefix}")
         labels = None if labels is None else np.asarray(labels).astype(np.int64)
         return Split(_as_uint8(images, f"{path}[x_{prefix}]"), labels)

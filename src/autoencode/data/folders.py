@@ -7,6 +7,7 @@ class would otherwise give a validation set of one class).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,13 @@ def _read(paths: list[Path]) -> np.ndarray:
 
     opened = []
     for path in paths:
-        try:
-            with Image.open(path) as image:
+        try:  # a header claiming more pixels than Pillow's limit is refused before decoding
+            with warnings.catch_warnings(), Image.open(path) as image:
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image.load()
                 opened.append((path, image.copy()))
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+            raise DataError(f"{path}: too large an image ({e})") from None
         except (UnidentifiedImageError, OSError) as e:
             raise DataError(f"{path}: not a readable image ({e})") from None
     mode = "L" if all(im.mode in ("L", "1", "P", "LA") and _grey(im) for _, im in opened) else "RGB"
