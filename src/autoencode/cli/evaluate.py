@@ -17,9 +17,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from autoencode.analysis.evaluation import evaluate
+    from autoencode.runfolder import RunFolder
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
                     data_dir=args.data_dir)  # fmt: skip
@@ -33,5 +32,5 @@ def run(args) -> int:
             )
     for name, trust in card["maps"].items():
         print(f"{name}: trustworthiness (k=10) {trust:.4f}")
-    print(f"wrote {Path(args.run_folder) / 'metrics.json'}")
+    print(f"wrote {RunFolder(args.run_folder).metrics_file}")
     return 0

@@ -38,9 +38,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from autoencode.analysis.pretraining import pretrain
+    from autoencode.runfolder import RunFolder
 
     result = pretrain(args.run_folder, args.data, args.labels, args.epochs, args.fine_tune_epochs,
                       args.lr, args.batch_size, args.seed, args.device, progress=True,
@@ -49,5 +48,5 @@ def run(args) -> int:
     print(f"  pretrained encoder, frozen       {result['pretrained_frozen']:.4f}")
     print(f"  pretrained encoder, fine-tuned   {result['pretrained_fine_tuned']:.4f}")
     print(f"  same classifier from scratch     {result['scratch']:.4f}")
-    print(f"wrote {Path(args.run_folder) / 'metrics.json'}")
+    print(f"wrote {RunFolder(args.run_folder).metrics_file}")
     return 0
