@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,31 @@ def synthetic_images(n: int, seed: int = 0, size: int = 28) -> tuple[np.ndarray,
         images[i, r * 2 * q + q // 2 : r * 2 * q + q + q // 2, :] = 200 if c == 0 else 120
         images[i, :, c * 2 * q + q // 2 : c * 2 * q + q + q // 2] = 230
     return images, labels
+
+
+def read_png(path, min_width: int = 100, min_height: int = 50) -> np.ndarray:
+    """A PNG a command wrote, read back as float RGBA pixels and checked to be a picture: a PNG
+    file, at least ``min_width`` × ``min_height`` pixels, and not one flat colour."""
+    from matplotlib.image import imread
+
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path}: not a PNG"
+    pixels = imread(path)
+    height, width = pixels.shape[:2]
+    assert width >= min_width and height >= min_height, f"{path}: only {width}×{height} pixels"
+    assert pixels[..., :3].var() > 1e-4, f"{path}: blank"
+    return pixels
+
+
+def cells(pixels: np.ndarray, rows: int, cols: int) -> list[np.ndarray]:
+    """A picture cut into ``rows`` × ``cols`` equal blocks, row by row."""
+    return [block for band in np.array_split(pixels, rows, axis=0)
+            for block in np.array_split(band, cols, axis=1)]  # fmt: skip
+
+
+def assert_gray(pixels: np.ndarray) -> None:
+    """Drawn with a gray colour map only (the seed's ``binary``): red = green = blue."""
+    np.testing.assert_allclose(pixels[..., 0], pixels[..., 1], atol=1 / 255)
+    np.testing.assert_allclose(pixels[..., 1], pixels[..., 2], atol=1 / 255)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from autoencode.analysis.metrics import (
 )
 from autoencode.cli.main import main
 from autoencode.errors import AutoencodeError, ConfigError
+from autoencode.figures import map_figure, spread_points
+from conftest import assert_gray, read_png, synthetic_images
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +93,6 @@ def cli(capsys, *argv):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A stacked and a conv run on tiny labelled data, and the data file."""
-    from conftest import synthetic_images
-
     folder = tmp_path_factory.mktemp("analysis")
     images, labels = synthetic_images(160)
     np.savez(folder / "d.npz", x_train=images[60:], y_train=labels[60:], x_valid=images[:60],
@@ -118,7 +118,13 @@ def test_map_command(runs, capsys):
     assert code == 0, err
     assert "trustworthiness (k=10)" in out
     assert np.load(runs / "conv" / "figures" / "map_pca.npy").shape == (60, 2)
-    assert (runs / "conv" / "figures" / "map_pca.png").read_bytes()[:4] == b"\x89PNG"
+    with_thumbnails = read_png(runs / "conv" / "figures" / "map_pca.png", 400, 300)
+    assert np.ptp(with_thumbnails[..., :3], axis=-1).max() > 0.3  # points coloured by class
+    code, _, err = cli(capsys, "map", runs / "conv", "--method", "pca",
+                       "--out", runs / "conv" / "plain.png")  # fmt: skip
+    assert code == 0, err
+    plain = read_png(runs / "conv" / "plain.png", 400, 300)
+    assert plain.shape == with_thumbnails.shape and not np.array_equal(plain, with_thumbnails)
     code, _, err = cli(capsys, "map", runs / "conv", "--method", "isomap")
     assert (
         code == 2
@@ -128,12 +134,11 @@ def test_map_command(runs, capsys):
 
 
 def test_map_of_unlabelled_data(runs, tmp_path, capsys):
-    from conftest import synthetic_images
-
     np.save(tmp_path / "x.npy", synthetic_images(80)[0])
     code, _, err = cli(capsys, "map", runs / "stacked", "--data", tmp_path / "x.npy", "--method", "pca",
                        "--out", tmp_path / "m.png")  # fmt: skip
-    assert code == 0, err and (tmp_path / "m.png").is_file()
+    assert code == 0, err
+    assert_gray(read_png(tmp_path / "m.png", 400, 300))  # no classes: gray points, no legend
 
 
 def test_evaluate_command(runs, capsys):
@@ -178,3 +183,60 @@ def test_pretrain_command(runs, capsys):
     result = json.loads((runs / "stacked" / "metrics.json").read_text())["pretraining"]["30"]
     assert {"pretrained_frozen", "pretrained_fine_tuned", "scratch"} <= set(result)
     assert "same classifier from scratch" in out
+
+
+@pytest.fixture(scope="module")
+def labelled_points():
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 3] * 20)  # class 2 ("shirt") absent
+    return rng.normal(size=(60, 2)) + 5 * labels[:, None], labels
+
+
+def test_map_figure_colours_each_class_and_names_it(labelled_points):
+    coords, labels = labelled_points
+    fig = map_figure(coords, labels, ("coat", "bag", "shirt", "boot"), title="tsne map")
+    (ax,) = fig.axes
+    assert ax.get_title() == "tsne map"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["coat", "bag", "boot"]
+    assert ax.get_legend().get_title().get_text() == "class"
+    assert len(ax.collections) == 3
+    for points, c in zip(ax.collections, (0, 1, 3), strict=True):
+        np.testing.assert_array_equal(points.get_offsets(), coords[labels == c])
+    colours = {tuple(points.get_facecolor()[0]) for points in ax.collections}
+    assert len(colours) == 3
+    assert len(ax.get_xticks()) == 0 and len(ax.get_yticks()) == 0 and not ax.artists
+
+
+def test_map_figure_without_labels_or_names(labelled_points):
+    coords, labels = labelled_points
+    (ax,) = map_figure(coords).axes
+    assert ax.get_legend() is None and len(ax.collections) == 1
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), coords)
+    (ax,) = map_figure(coords, labels, ("coat", "bag")).axes  # too few names: numbers for the rest
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["coat", "bag", "3"]
+
+
+@pytest.mark.parametrize("classes", [
+    10,
+    20,
+    25,
+])  # fmt: skip
+def test_map_figure_gives_each_class_its_own_colour(classes):
+    coords = np.random.default_rng(0).normal(size=(4 * classes, 2))
+    (ax,) = map_figure(coords, np.arange(4 * classes) % classes).axes
+    assert len({tuple(points.get_facecolor()[0]) for points in ax.collections}) == classes
+
+
+def test_map_figure_thumbnails_show_the_images_at_their_points(labelled_points):
+    from matplotlib.offsetbox import AnnotationBbox
+
+    coords, labels = labelled_points
+    images = synthetic_images(len(coords), size=8)[0]
+    (ax,) = map_figure(coords, labels, images=images).axes
+    chosen = spread_points(coords)
+    assert 1 < len(chosen) < len(coords)
+    assert len(ax.artists) == len(chosen)
+    for artist, i in zip(ax.artists, chosen, strict=True):
+        assert isinstance(artist, AnnotationBbox)
+        np.testing.assert_array_equal(artist.offsetbox.get_data(), images[i])
+        np.testing.assert_array_equal(artist.xy, coords[i])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from autoencode.cli.main import main
@@ -17,6 +18,7 @@ from autoencode.run import load_run
 from conftest import synthetic_images
 
 
+@pytest.mark.slow  # ~5 s: torchrun starts two Python processes that import torch
 def test_two_processes_train_like_one(tmp_path, capsys):
     images, labels = synthetic_images(160)
     np.savez(

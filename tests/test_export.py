@@ -47,7 +47,9 @@ def test_exported_part_matches_the_run(run, part, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     meta = {p.key: p.value for p in onnx.load(done["path"]).metadata_props}
     assert meta["autoencode.part"] == part
-    assert json.loads(meta["autoencode.config"])["model"] == json.loads(json.dumps(run.config.model.to_dict()))
+    assert json.loads(meta["autoencode.config"])["model"] == json.loads(
+        json.dumps(run.config.model.to_dict())
+    )
 
 
 def test_a_mismatch_writes_nothing(run, tmp_path, monkeypatch):

@@ -1,62 +1,164 @@
-"""The contract every model meets, over every preset (parametrized, never copied per model)."""
+"""The contract every model meets, over the whole registry (every kind, several input shapes) and
+the classifier built on each: parametrized, never copied per model."""
 
+import dataclasses
 import json
+import math
 
 import pytest
 import torch
 
 from autoencode.api import train
-from autoencode.models.base import build_model, config_from_dict
-from autoencode.presets import PRESETS
 from autoencode.data.batches import image_tensor, to_float
+from autoencode.errors import ConfigError
 from autoencode.io import load_tensors, save_tensors
+from autoencode.models.base import MODELS, build_model, config_from_dict
+from autoencode.models.classifier import Classifier
+from autoencode.presets import PRESETS
 from autoencode.training.config import TrainingConfig
 from conftest import synthetic_images
 
-PRESET_NAMES = sorted(PRESETS)
+KINDS = sorted(MODELS)
+FASHION_MNIST = (1, 28, 28)
+SHAPES = [
+    FASHION_MNIST,
+    (3, 32, 32),  # colour
+    (1, 8, 8),  # small: three pooling stages down to 1×1
+    (1, 28, 20),  # not square: odd stage sizes on both sides
+    (3, 24, 16),  # not square, colour
+    (1, 28, 16),  # not square: one side upsamples `valid`, the other `same`
+    (1, 4, 4),  # too small for three pooling stages
+]
+N_CLASSES = 5
 
 
-def batch(n=8, seed=0):
+def shape_id(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def config_for(kind: str, shape: tuple[int, int, int]):
+    """The kind's default config, for images of ``shape``."""
+    return MODELS[kind][0](input_shape=shape)
+
+
+def builds(kind: str, shape: tuple[int, int, int]) -> bool:
+    """Whether the kind's default model takes ``shape`` (on the meta device: costs nothing)."""
+    try:
+        build_model(config_for(kind, shape), device="meta")
+    except ConfigError:
+        return False
+    return True
+
+
+def random_images(shape, n=4, seed=0) -> torch.Tensor:
+    return torch.rand(n, *shape, generator=torch.Generator().manual_seed(seed))
+
+
+def synthetic_batch(n=8, seed=0) -> torch.Tensor:
     images, _ = synthetic_images(n, seed)
     return to_float(image_tensor(images, torch.device("cpu")))
 
 
-@pytest.fixture(params=PRESET_NAMES)
-def model(request):
+def says_what_is_wrong(message: str, config_cls, shape) -> bool:
+    """A refusal names the input shape (in some spelling) or one of the config's settings."""
+    _, h, w = shape
+    spellings = ["input_shape", str(list(shape)), str(tuple(shape)), str((h, w)), f"{h}×{w}"]
+    settings = [f.name for f in dataclasses.fields(config_cls)]
+    return any(word in message for word in spellings + settings)
+
+
+def assert_is_a_scalar_loss(value: torch.Tensor) -> None:
+    assert value.ndim == 0 and torch.isfinite(value), value
+
+
+@pytest.mark.parametrize(
+    "kind, shape",
+    [
+        pytest.param(kind, shape, id=f"{kind}-{shape_id(shape)}")
+        for kind in KINDS
+        for shape in SHAPES
+    ],
+)
+def test_contract(kind, shape):
+    """Building the kind's model for ``shape`` either works, and then every method gives the
+    right shapes (the classifier on top too), or is refused with one ConfigError that says why."""
     torch.manual_seed(0)
-    return build_model(PRESETS[request.param].model)
+    try:
+        model = build_model(config_for(kind, shape))
+    except ConfigError as e:
+        assert shape != FASHION_MNIST, f"every kind must take Fashion-MNIST's shape: {e}"
+        assert says_what_is_wrong(str(e), MODELS[kind][0], shape), str(e)
+        return
+    assert model.config.kind == kind and tuple(model.config.input_shape) == shape
+    x = random_images(shape)
+    n = len(x)
 
-
-def test_shapes_and_losses(model):
-    x = batch()
     out = model(x)
     assert out.logits.shape == x.shape
-    assert out.codings.shape[0] == len(x)
-    assert model.encode(x).shape == out.codings.shape
-    images = model.decode(model.encode(x))
-    assert images.shape == x.shape and images.min() >= 0 and images.max() <= 1
-    assert out.losses and all(v.ndim == 0 and torch.isfinite(v) for v in out.losses.values())
+    assert out.codings.shape[0] == n
+    assert out.losses, "forward must name at least one loss term"
+    for value in out.losses.values():
+        assert_is_a_scalar_loss(value)
     assert torch.isclose(out.loss, sum(out.losses.values()))
+    out.loss.backward()
+    assert all(p.grad is not None for p in model.parameters()), "a parameter the loss never uses"
+
+    with torch.no_grad():
+        codings = model.encode(x)
+        assert codings.shape == out.codings.shape
+        images = model.decode(codings)
+        assert images.shape == x.shape
+        assert images.min() >= 0 and images.max() <= 1
+        assert model.reconstruct(x).shape == x.shape
+        if model.generative:
+            samples = model.sample(3, torch.Generator().manual_seed(0))
+            assert samples.shape == (3, *shape)
+            assert samples.min() >= 0 and samples.max() <= 1
+        else:
+            with pytest.raises(ConfigError, match="not generative"):
+                model.sample(3)
+
+    classifier = Classifier.from_autoencoder(model, N_CLASSES)
+    labels = torch.arange(n) % N_CLASSES
+    result = classifier(x, labels)
+    assert result.logits.shape == (n, N_CLASSES)
+    assert result.codings.shape == (n, math.prod(codings.shape[1:]))
+    assert list(result.losses) == ["cross_entropy"]
+    assert_is_a_scalar_loss(result.loss)
+    assert classifier(x).losses == {}  # without labels: logits only
 
 
-def test_save_load_gives_identical_outputs(model, tmp_path):
+BUILDABLE = [(kind, shape) for kind in KINDS for shape in SHAPES if builds(kind, shape)]
+
+
+@pytest.mark.parametrize(
+    "kind, shape", BUILDABLE, ids=[f"{kind}-{shape_id(shape)}" for kind, shape in BUILDABLE]
+)
+def test_save_load_gives_identical_outputs(kind, shape, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(config_for(kind, shape))
     config = json.loads(json.dumps(model.config.to_dict()))  # through JSON, as a run folder does
     save_tensors(tmp_path / "m.safetensors", model.state_dict())
     clone = build_model(config_from_dict(config))
     clone.load_state_dict(load_tensors(tmp_path / "m.safetensors")[0])
     model.eval(), clone.eval()
-    x = batch()
+    x = random_images(shape)
     with torch.no_grad():
         assert torch.equal(model.reconstruct(x), clone.reconstruct(x))
         assert torch.equal(model.encode(x), clone.encode(x))
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
-def test_same_seed_same_result(name, tiny_data, tmp_path):
+def kind_training(kind: str) -> TrainingConfig:
+    """The training settings of the kind's preset (the defaults if it has none)."""
+    return next((p.training for p in PRESETS.values() if p.model.kind == kind), TrainingConfig())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_same_seed_same_result(kind, tiny_data, tmp_path):
     def run(seed, folder):
-        return train(
-            name, tiny_data, tmp_path / folder, epochs=2, batch_size=16, seed=seed, progress=False
-        )
+        return train(None, tiny_data, tmp_path / folder, model=config_for(kind, FASHION_MNIST),
+                     training=kind_training(kind), epochs=2, batch_size=16, seed=seed,
+                     progress=False)  # fmt: skip
 
     a, b, c = run(1, "a"), run(1, "b"), run(2, "c")
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
@@ -67,14 +169,16 @@ def test_same_seed_same_result(name, tiny_data, tmp_path):
     assert a.history[-1]["loss"] != c.history[-1]["loss"]
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
-def test_overfits_a_tiny_batch(name):
+@pytest.mark.parametrize("kind", KINDS)
+def test_overfits_a_tiny_batch(kind):
     torch.manual_seed(0)
-    model = build_model(PRESETS[name].model)
-    x = batch(8)
+    model = build_model(config_for(kind, FASHION_MNIST))
+    x = synthetic_batch(8)
     with torch.no_grad():
         before = torch.mean((model.reconstruct(x) - x) ** 2).item()
-    optimizer = TrainingConfig(epochs=1, optimizer="adam", lr=3e-3).make_optimizer(model.parameters())
+    optimizer = TrainingConfig(epochs=1, optimizer="adam", lr=3e-3).make_optimizer(
+        model.parameters()
+    )
     for _ in range(300):
         loss = model(x).loss
         optimizer.zero_grad()

@@ -1,10 +1,13 @@
-"""A short training on a 2,000-image slice of the real Fashion-MNIST (skipped where absent, not in CI)."""
+"""The real Fashion-MNIST: its splits, and a short training on a 2,000-image slice. Marked slow;
+skipped where the data is absent, a failure in CI (which installs it; see conftest.py)."""
 
 import numpy as np
+import pytest
 
 from autoencode.api import train
 
 
+@pytest.mark.slow
 def test_real_splits(fashion_mnist):
     assert (len(fashion_mnist.train), len(fashion_mnist.valid), len(fashion_mnist.test)) == (
         55000,
@@ -15,6 +18,7 @@ def test_real_splits(fashion_mnist):
     assert np.bincount(fashion_mnist.test.labels).tolist() == [1000] * 10
 
 
+@pytest.mark.slow
 def test_stacked_learns_on_a_real_slice(fashion_mnist, tmp_path):
     data = fashion_mnist.subset(train=2000, valid=500)
     run = train("stacked", data, tmp_path / "run", epochs=3, progress=False)

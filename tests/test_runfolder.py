@@ -152,6 +152,6 @@ def test_a_run_on_arrays_from_python_asks_for_its_data(run_dir):
     from autoencode.errors import DataError
 
     with pytest.raises(
-        DataError, match="trained on arrays given in Python.*pass the dataset \\(data\\)"
+        DataError, match=r"trained on arrays given in Python.*pass the dataset \(data\)"
     ):
         ae.evaluate(run_dir)

@@ -135,3 +135,76 @@ def test_unknown_dataset():
         DataError, match="unknown dataset 'mnist-ish': expected one of fashion-mnist"
     ):
         load_dataset("mnist-ish")
+
+
+def datasets_listing(capsys, *argv) -> tuple[int, list[str], str]:
+    """``autoencode datasets ARGV`` in-process: its exit status, output lines and stderr."""
+    from autoencode.cli.main import main
+
+    code = main(["datasets", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def place_line(origin: str, path, state: str) -> str:
+    return f"  {origin:16} {path}  {state}"
+
+
+def test_datasets_command_lists_each_place_and_the_one_used(isolated, capsys):
+    fake_fashion_mnist(isolated / "mine")  # complete: only the files' presence is listed
+    fake_fashion_mnist(sources.cache_dir())  # complete too, but second: not used
+    partial = isolated / "debian"
+    fake_fashion_mnist(partial)
+    (partial / NAMES[1]).unlink()
+    (partial / NAMES[3]).unlink()
+    code, lines, err = datasets_listing(capsys, "--data-dir", isolated / "mine")
+    assert (code, err) == (0, "")
+    assert lines == [
+        "fashion-mnist, looked for in this order (the first complete one is used):",
+        place_line("--data-dir", isolated / "mine", "complete  <- used"),
+        place_line("user cache", sources.cache_dir(), "complete"),
+        place_line("Debian package", partial, f"missing {NAMES[1]}, {NAMES[3]}"),
+    ]
+
+
+def test_datasets_command_without_the_files(isolated, capsys):
+    (isolated / "empty").mkdir()
+    code, lines, err = datasets_listing(capsys, "--data-dir", isolated / "empty")
+    assert (code, err) == (0, "")
+    assert lines == [
+        "fashion-mnist, looked for in this order (the first complete one is used):",
+        place_line("--data-dir", isolated / "empty", "missing " + ", ".join(NAMES)),
+        place_line("user cache", sources.cache_dir(), "absent"),
+        place_line("Debian package", isolated / "debian", "absent"),
+        "  none complete: 'autoencode train' will download the official files into the user cache",
+    ]
+    assert not any("<- used" in line for line in lines)
+
+
+def test_datasets_command_names_the_environment_variable(isolated, capsys, monkeypatch):
+    fake_fashion_mnist(isolated / "env")
+    monkeypatch.setenv(sources.ENV_VAR, str(isolated / "env"))
+    code, lines, _ = datasets_listing(capsys)
+    assert code == 0
+    assert lines[1:] == [
+        place_line(f"${sources.ENV_VAR}", isolated / "env", "complete  <- used"),
+        place_line("user cache", sources.cache_dir(), "absent"),
+        place_line("Debian package", isolated / "debian", "absent"),
+    ]
+
+
+def test_datasets_fetch_uses_a_complete_place_and_downloads_nothing(isolated, capsys, monkeypatch):
+    def no_download(url, dest):
+        raise AssertionError(f"downloaded {url}")
+
+    monkeypatch.setattr(sources, "_fetch", no_download)
+    fake_fashion_mnist(isolated / "mine")
+    code, lines, err = datasets_listing(capsys, "--data-dir", isolated / "mine", "--fetch")
+    assert (code, err) == (0, "")
+    assert lines[-1] == f"using {isolated / 'mine'}"
+    code, lines, err = datasets_listing(capsys, "--data-dir", isolated / "nowhere", "--fetch")
+    assert code == 2
+    assert place_line("--data-dir", isolated / "nowhere", "absent") in lines
+    assert err == (
+        f"autoencode: error: {isolated / 'nowhere'}: data directory (--data-dir) does not exist\n"
+    )

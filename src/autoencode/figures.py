@@ -110,6 +110,8 @@ def map_figure(coords: np.ndarray, labels: np.ndarray | None = None,
 def _colormap(n: int):
     from matplotlib import colormaps
 
+    if n > 20:  # past tab20's colours: evenly spaced hues, one per class
+        return colormaps["gist_rainbow"].resampled(n)
     return colormaps["tab10" if n <= 10 else "tab20"]
 
 

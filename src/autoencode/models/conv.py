@@ -33,7 +33,7 @@ class ConvConfig(ModelConfig):
         if self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         check_activation(self.activation)
-        stage_sizes(self.input_shape[1:], len(self.filters))
+        decoder_paddings(self.input_shape[1:], len(self.filters))
 
 
 def stage_sizes(hw: tuple[int, int], stages: int) -> list[tuple[int, int]]:
@@ -47,13 +47,24 @@ def stage_sizes(hw: tuple[int, int], stages: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _padding(small: tuple[int, int], large: tuple[int, int]) -> str:
-    """``same`` doubles a size, ``valid`` (3×3 kernel) doubles it plus one: 3 → 7 in the seed."""
-    if all(big == 2 * s for s, big in zip(small, large, strict=True)):
-        return "same"
-    if all(big == 2 * s + 1 for s, big in zip(small, large, strict=True)):
-        return "valid"
-    raise ConfigError(f"cannot upsample {small} to {large} with stride 2; use a square even size")
+def decoder_paddings(hw: tuple[int, int], stages: int) -> list[str]:
+    """The padding of each transposed convolution, from the codings back up to ``hw``: ``same``
+    doubles a size, ``valid`` (3×3 kernel) doubles it plus one (3 → 7 in the seed). Both sides
+    of a stage must grow the same way."""
+    sizes = [tuple(hw), *stage_sizes(tuple(hw), stages)]
+    paddings = []
+    for small, large in zip(sizes[:0:-1], sizes[-2::-1], strict=True):
+        if all(big == 2 * s for s, big in zip(small, large, strict=True)):
+            paddings.append("same")
+        elif all(big == 2 * s + 1 for s, big in zip(small, large, strict=True)):
+            paddings.append("valid")
+        else:
+            raise ConfigError(
+                f"input_shape {hw[0]}×{hw[1]}: the decoder cannot grow {small[0]}×{small[1]} back "
+                f"to {large[0]}×{large[1]} (stride 2 doubles a side, or doubles it plus one, "
+                "the same for height and width); choose a size that halves alike on both sides"
+            )
+    return paddings
 
 
 @register(ConvConfig)
@@ -65,7 +76,6 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, config: ConvConfig):
         super().__init__(config)
         channels, *hw = config.input_shape
-        sizes = [tuple(hw), *stage_sizes(tuple(hw), len(config.filters))]
         k, act = config.kernel_size, config.activation
         encoder, previous = [], channels
         for f in config.filters:
@@ -77,13 +87,9 @@ class ConvAutoencoder(Autoencoder):
         self.encoder = nn.Sequential(*encoder)
         outs = [*reversed(config.filters[:-1]), channels]
         decoder = []
-        for i, out in enumerate(outs):
-            small, large = sizes[-1 - i], sizes[-2 - i]
+        paddings = decoder_paddings(tuple(hw), len(config.filters))
+        for i, (out, padding) in enumerate(zip(outs, paddings, strict=True)):
             last = i == len(outs) - 1
-            decoder.append(
-                ConvTranspose(
-                    previous, out, k, 2, _padding(small, large), "linear" if last else act
-                )
-            )
+            decoder.append(ConvTranspose(previous, out, k, 2, padding, "linear" if last else act))
             previous = out
         self.decoder = nn.Sequential(*decoder)  # ends in logits (N, C, H, W)
