@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -71,7 +72,8 @@ def train(  # long: half of it is the signature and the docstring
 
 
 def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) -> ModelConfig:
-    """The preset's model config, replaced by a whole config or changed by a dict of settings."""
+    """The preset's model config, replaced by a whole config or changed by a dict of settings
+    (a dotted key changes a setting of one part: ``{"objective.beta": 2}``)."""
     if isinstance(model, ModelConfig):
         return model
     if base is None:
@@ -79,7 +81,17 @@ def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) ->
             raise ConfigError("without a preset, {parameter} must be a model config "
                               "(or a dict with its kind)", parameter="model")  # fmt: skip
         return config_from_dict(model)
-    return config_from_dict({**base.to_dict(), **(model or {})})
+    merged = copy.deepcopy(base.to_dict())
+    for key, value in (model or {}).items():  # "encoder.units": a setting inside a part
+        *parents, name = str(key).split(".")
+        place = merged
+        for parent in parents:
+            if not isinstance(place.get(parent), dict):
+                raise ConfigError(f"{{parameter}}: {key!r} names no setting of the model",
+                                  parameter="model")  # fmt: skip
+            place = place[parent]
+        place[name] = value
+    return config_from_dict(merged)
 
 
 def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,

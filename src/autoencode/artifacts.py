@@ -13,6 +13,7 @@ import numpy as np
 
 from autoencode.analysis.embedding import check_map_method, embed, write_codings
 from autoencode.analysis.evaluation import codings_map, run_data
+from autoencode.data.batches import noisy_images
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError
 from autoencode.figures import (
@@ -27,13 +28,17 @@ from autoencode.run import Run, load_run
 
 
 def save_reconstructions(run: Run | str | Path, data: Dataset | str | None = None, *,
-                         split: str = "valid", images: int = 5, out: str | Path | None = None,
+                         split: str = "valid", images: int = 5, noise: float = 0.0,
+                         seed: int = 0, out: str | Path | None = None,
                          data_dir=None) -> Path:  # fmt: skip
     """The first ``images`` of a split above their reconstructions (default
-    RUN/figures/reconstructions.png)."""
+    RUN/figures/reconstructions.png); with ``noise``, the model is given the images with Gaussian
+    noise of that standard deviation, shown between (what a denoising autoencoder is for)."""
     run = load_run(run)
     originals = run_data(run, data, data_dir).split(split).images[:images]
-    figure = reconstruction_figure(originals, run.reconstruct(originals))
+    inputs = noisy_images(originals, noise, seed) if noise > 0 else None
+    outputs = run.reconstruct(originals if inputs is None else inputs)
+    figure = reconstruction_figure(originals, outputs, inputs)
     return save_figure(figure, out or run.folder.figure("reconstructions"))
 
 

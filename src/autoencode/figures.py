@@ -24,13 +24,16 @@ def _show_image(ax, image: np.ndarray) -> None:
     ax.axis("off")
 
 
-def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray):
-    """Originals in the top row, their reconstructions below (the seed's ``show_reconstructions``)."""
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray,
+                          inputs: np.ndarray | None = None):  # fmt: skip
+    """Originals in the top row, their reconstructions below (the seed's ``show_reconstructions``);
+    with ``inputs`` (noisy versions of the originals), those in a middle row: what the model saw."""
+    rows = [originals, reconstructions] if inputs is None else [originals, inputs, reconstructions]
     n = len(originals)
-    fig = _figure(n * 1.5, 3)
-    for i in range(n):
-        _show_image(fig.add_subplot(2, n, 1 + i), originals[i])
-        _show_image(fig.add_subplot(2, n, 1 + n + i), reconstructions[i])
+    fig = _figure(n * 1.5, 1.5 * len(rows))
+    for r, row in enumerate(rows):
+        for i in range(n):
+            _show_image(fig.add_subplot(len(rows), n, 1 + r * n + i), row[i])
     return fig
 
 

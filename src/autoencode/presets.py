@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from autoencode.errors import ConfigError
 from autoencode.models.base import ModelConfig
+from autoencode.models.composed import ComposedConfig
 from autoencode.models.conv import ConvConfig
 from autoencode.models.stacked import StackedConfig
 from autoencode.models.variational import VAEConfig
@@ -57,6 +58,49 @@ PRESETS: dict[str, Preset] = {
         ),
     ]
 }
+
+# Beyond the seed: the family of its source book's chapter (Hands-On ML, 3rd ed., ch. 17), each a
+# composition of parts (models.composed). The dense ones train as the seed's stacked AE does and
+# the variational ones as its VAE, so each differs from its seed model in one respect.
+SEED_SGD = TrainingConfig(epochs=10, batch_size=32, optimizer="sgd", lr=1.5)
+SEED_RMSPROP = PRESETS["vae"].training
+DENSE = {"kind": "dense", "units": [100, 30]}
+DENSE_DECODER = {"kind": "dense", "units": [100], "activation": "selu"}
+SPARSE = {"kind": "dense", "units": [100, 300], "coding_activation": "sigmoid"}
+VAE_ENCODER = {"kind": "dense", "units": [150, 100]}
+VAE_DECODER = {"kind": "dense", "units": [100, 150], "activation": "selu"}
+
+
+def _composed(name: str, description: str, encoder: dict, decoder: dict, objective: dict,
+              training: TrainingConfig) -> Preset:  # fmt: skip
+    config = ComposedConfig(encoder=encoder, decoder=decoder, objective=objective)
+    return Preset(name, description, config, training)
+
+
+PRESETS.update({p.name: p for p in [
+    _composed("denoising", "Denoising: the stacked AE (SELU decoder) fed images with Gaussian "
+              "noise (σ 0.2) in training, scored on the clean ones; SGD lr 1.5, 10 epochs.",
+              DENSE, DENSE_DECODER, {"kind": "denoising", "noise": 0.2}, SEED_SGD),
+    _composed("sparse-l1", "Sparse (L1): 784→100→300 sigmoid codings, + 1e-3 × their mean "
+              "absolute value, so few are active; SGD lr 1.5, 10 epochs.",
+              SPARSE, DENSE_DECODER, {"kind": "sparse_l1", "weight": 1e-3}, SEED_SGD),
+    _composed("sparse-kl", "Sparse (KL): 784→100→300 sigmoid codings, + 0.05 × KL(0.1 ‖ each "
+              "coding's mean activation): codings active 10% of the time; SGD lr 1.5, 10 epochs.",
+              SPARSE, DENSE_DECODER, {"kind": "sparse_kl", "target": 0.1, "weight": 0.05}, SEED_SGD),
+    _composed("tied", "Tied weights: the stacked AE whose decoder uses the encoder's weights "
+              "transposed (half the weights, 82,414 parameters); SGD lr 1.5, 10 epochs.",
+              DENSE, {"kind": "dense", "units": [100], "activation": "selu", "tied": True},
+              {"kind": "reconstruction"}, SEED_SGD),
+    _composed("beta-vae", "β-VAE: the seed's VAE with the KL term weighted 4×: smoother, more "
+              "disentangled codings, blurrier reconstructions; RMSprop, batch 128, 50 epochs.",
+              VAE_ENCODER, VAE_DECODER, {"kind": "variational", "codings": 10, "beta": 4.0},
+              SEED_RMSPROP),
+    _composed("conv-vae", "Convolutional VAE: the seed's conv encoder (16/32/64) to 10-d "
+              "Gaussian codings, a dense layer back to 3×3×64 and its conv decoder; "
+              "RMSprop, batch 128, 30 epochs.",
+              {"kind": "conv"}, {"kind": "conv"}, {"kind": "variational", "codings": 10},
+              TrainingConfig(**{**SEED_RMSPROP.to_dict(), "epochs": 30})),
+]})  # fmt: skip
 
 
 def get_preset(name: str) -> Preset:

@@ -14,6 +14,7 @@ from autoencode.analysis.metrics import (
     reconstruction_metrics,
     trustworthiness,
 )  # fmt: skip
+from autoencode.data.batches import noisy_images
 from autoencode.data.types import Dataset, Split
 from autoencode.errors import AutoencodeError
 from autoencode.run import load_run
@@ -31,12 +32,14 @@ def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict
 
 
 def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
-             data_dir=None, record: bool = True) -> dict:  # fmt: skip
+             noise: float = 0.0, data_dir=None, record: bool = True) -> dict:  # fmt: skip
     """The report card on the test split: reconstruction BCE / MSE / PSNR, then k-NN and
     linear-probe accuracy of the codings (trained on train), of PCA with as many components,
     and of raw pixels; with the trustworthiness of the maps drawn for the run. ``run`` is a Run
     or its folder; ``data`` the run's own unless given. Recorded in the run's metrics.json
-    (section ``evaluation``) unless ``record`` is False."""
+    (section ``evaluation``) unless ``record`` is False. With ``noise``, also the reconstructions
+    of the test images with Gaussian noise of that standard deviation, scored against the clean
+    images (``noisy_inputs``: what a denoising autoencoder is for)."""
     run = load_run(run)
     data = run_data(run, data, data_dir)
     if data.test is None or data.test.labels is None or data.train.labels is None:
@@ -49,6 +52,9 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
         "n_test": len(test),
         **reconstruction_metrics(test.images, run.reconstruct(test.images)),
     }
+    if noise > 0:
+        denoised = run.reconstruct(noisy_images(test.images, noise))
+        card["noisy_inputs"] = {"noise": noise, **reconstruction_metrics(test.images, denoised)}
     z_train, z_test = embed(run, train.images), embed(run, test.images)
     card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
     if baselines:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoencode.cli.options import add_data_options
+from autoencode.cli.options import add_data_options, non_negative_float
 
 
 def add_parser(sub) -> None:
@@ -12,6 +12,9 @@ def add_parser(sub) -> None:
                                    "components, and of raw pixels. Saved in RUN/metrics.json.")  # fmt: skip
     p.add_argument("run_folder", metavar="RUN")
     p.add_argument("--no-baselines", action="store_true", help="skip the PCA and pixel baselines")
+    p.add_argument("--noise", type=non_negative_float, default=0.0,
+                   help="also score reconstructions of the test images with Gaussian noise of "
+                        "this standard deviation against the clean images")  # fmt: skip
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -21,9 +24,12 @@ def run(args) -> int:
     from autoencode.runfolder import RunFolder
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
-                    data_dir=args.data_dir)  # fmt: skip
+                    noise=args.noise, data_dir=args.data_dir)  # fmt: skip
     print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
           f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
+    if noisy := card.get("noisy_inputs"):
+        print(f"with noise σ {noisy['noise']:g} on the inputs, against the clean images: "
+              f"MSE {noisy['mse']:.4f}  PSNR {noisy['psnr']:.2f} dB")  # fmt: skip
     print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
     for name, scores in card.items():
         if isinstance(scores, dict) and "dims" in scores:

@@ -26,6 +26,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def key_value(text: str) -> tuple[str, object]:
     """``KEY=VALUE``; VALUE as JSON where it parses, ``a,b`` as a list, else a string."""
     key, sep, raw = text.partition("=")

@@ -27,3 +27,11 @@ def apply_in_batches(
     return torch.cat(
         [fn(to_float(tensor[i : i + batch_size])).cpu() for i in range(0, len(tensor), batch_size)]
     )
+
+
+def noisy_images(images: np.ndarray, noise: float, seed: int = 0) -> np.ndarray:
+    """uint8 images with Gaussian noise of standard deviation ``noise`` (on the [0, 1] scale)
+    added, clipped to [0, 1] and stored as uint8 again; the same seed, the same noise."""
+    rng = np.random.default_rng(seed)
+    noisy = images / 255.0 + noise * rng.standard_normal(images.shape)
+    return np.rint(np.clip(noisy, 0, 1) * 255).astype(np.uint8)

@@ -1,6 +1,6 @@
 """Models: the contract (``base``), the layers, and one module per architecture."""
 
-from autoencode.models import conv, stacked, variational  # each registers its model
+from autoencode.models import composed, conv, stacked, variational  # each registers its model
 from autoencode.models.base import (
     MODELS,
     Autoencoder,
@@ -16,6 +16,7 @@ __all__ = [
     "ModelConfig",
     "Output",
     "build_model",
+    "composed",
     "config_from_dict",
     "conv",
     "stacked",

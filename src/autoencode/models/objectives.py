@@ -1,0 +1,196 @@
+"""Objectives: what an autoencoder learns to do, apart from its layers.
+
+An objective owns the loss terms and anything that happens only in training (corrupting the
+inputs, sampling the codings); encoders and decoders own shapes. Adding one is a config class
+here with ``head`` / ``code`` / ``losses`` and one line in ``OBJECTIVES``:
+
+    @dataclass
+    class Contractive(Objective):
+        kind = "contractive"
+        weight: float = 1e-4
+
+        def losses(self, x, logits, codings, extra):
+            terms = super().losses(x, logits, codings, extra)
+            return {**terms, "contractive": self.weight * jacobian_norm(codings, x)}
+
+The terms are named: history.csv and the progress line show each one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autoencode import typed
+from autoencode.errors import ConfigError
+from autoencode.models.layers import Dense
+
+LOSSES = ("bce", "mse")
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, loss: str = "bce") -> torch.Tensor:
+    """BCE from logits (Keras' BCE without its clipping), or MSE of the sigmoid, averaged."""
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(logits, x)
+    return F.mse_loss(torch.sigmoid(logits), x)
+
+
+@dataclass
+class Objective:
+    """Reconstruction alone: BCE or MSE between the input and its reconstruction."""
+
+    kind: ClassVar[str] = "reconstruction"
+    generative: ClassVar[bool] = False
+    loss: str = "bce"
+
+    def __post_init__(self):
+        typed.check_fields(self)
+        if self.loss not in LOSSES:
+            raise ConfigError(
+                f"objective loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"
+            )
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **{k: v for k, v in vars(self).items()}}
+
+    def head(self, features: int) -> nn.Module | None:
+        """Layers between the encoder's output (``features`` wide, flattened) and the codings."""
+        return None
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """The input the encoder sees in training (the image itself, unless denoising)."""
+        return x
+
+    def code(
+        self, head: nn.Module | None, h: torch.Tensor, sample: bool
+    ) -> tuple[torch.Tensor, dict]:
+        """Codings from the encoder's output (``sample``: in training), and what the losses need."""
+        return h, {}
+
+    def losses(self, x: torch.Tensor, logits: torch.Tensor, codings: torch.Tensor,
+               extra: dict) -> dict[str, torch.Tensor]:  # fmt: skip
+        return {"reconstruction": reconstruction_loss(logits, x, self.loss)}
+
+    def prior(self, n: int, shape: tuple[int, ...], generator=None) -> torch.Tensor:
+        raise ConfigError(
+            f"a model with the {self.kind!r} objective is not generative: it cannot sample"
+        )
+
+
+@dataclass
+class Denoising(Objective):
+    """Reconstruct the clean image from a corrupted one: Gaussian noise of standard deviation
+    ``noise`` and/or ``dropout`` (a fraction of pixels zeroed), in training only."""
+
+    kind: ClassVar[str] = "denoising"
+    noise: float = 0.2
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.noise < 0 or not 0 <= self.dropout < 1 or self.noise == self.dropout == 0:
+            raise ConfigError("denoising needs noise >= 0 and 0 <= dropout < 1, not both zero")
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        if self.noise:
+            x = x + self.noise * torch.randn_like(x)
+        if self.dropout:
+            x = F.dropout(x, self.dropout)  # Keras' Dropout: the kept pixels scaled by 1/(1-p)
+        return x
+
+
+@dataclass
+class SparseL1(Objective):
+    """Reconstruction + ``weight`` × the mean absolute coding (an L1 activity penalty)."""
+
+    kind: ClassVar[str] = "sparse_l1"
+    weight: float = 1e-3
+
+    def losses(self, x, logits, codings, extra):
+        return {**super().losses(x, logits, codings, extra),
+                "sparsity": self.weight * codings.abs().mean()}  # fmt: skip
+
+
+@dataclass
+class SparseKL(Objective):
+    """Reconstruction + ``weight`` × KL(target ‖ mean activation) summed over the codings, whose
+    activations must lie in (0, 1) (a sigmoid coding layer): most codings stay near 0."""
+
+    kind: ClassVar[str] = "sparse_kl"
+    target: float = 0.1
+    weight: float = 0.05
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.target < 1 or self.weight < 0:
+            raise ConfigError("sparse_kl needs 0 < target < 1 and weight >= 0")
+
+    def losses(self, x, logits, codings, extra):
+        p, q = self.target, codings.mean(0).clamp(1e-7, 1 - 1e-7)
+        kl = p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
+        return {**super().losses(x, logits, codings, extra), "sparsity": self.weight * kl.sum()}
+
+
+@dataclass
+class Variational(Objective):
+    """A Gaussian over ``codings`` dimensions: the encoder's output feeds a mean and a
+    log-variance layer, training samples the codings, and the loss adds ``beta`` × the KL
+    divergence from N(0, I) divided by the pixels (the seed's VAE: beta 1)."""
+
+    kind: ClassVar[str] = "variational"
+    generative: ClassVar[bool] = True
+    codings: int = 10
+    beta: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 1 <= self.codings <= 1 << 20 or self.beta < 0:
+            raise ConfigError("variational needs 1 <= codings <= 2^20 and beta >= 0")
+
+    def head(self, features: int) -> nn.Module:
+        return VariationalHead(features, self.codings)
+
+    def code(self, head, h, sample):
+        mean, log_var = head(h.flatten(1))
+        z = mean + torch.exp(log_var / 2) * torch.randn_like(mean) if sample else mean
+        return z, {"mean": mean, "log_var": log_var}
+
+    def losses(self, x, logits, codings, extra):
+        mean, log_var = extra["mean"], extra["log_var"]
+        kl = -0.5 * torch.sum(1 + log_var - log_var.exp() - mean.square(), dim=-1)
+        pixels = math.prod(x.shape[1:])
+        return {**super().losses(x, logits, codings, extra),
+                "kl": self.beta * kl.mean() / pixels}  # fmt: skip
+
+    def prior(self, n, shape, generator=None):
+        return torch.randn(n, self.codings, generator=generator)
+
+
+class VariationalHead(nn.Module):
+    """The mean and log-variance layers of a variational objective (the seed's two Dense(10))."""
+
+    def __init__(self, features: int, codings: int):
+        super().__init__()
+        self.mean = Dense(features, codings)
+        self.log_var = Dense(features, codings)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean(h), self.log_var(h)
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    o.kind: o for o in (Objective, Denoising, SparseL1, SparseKL, Variational)
+}
+
+
+def objective_from_dict(data) -> Objective:
+    if not isinstance(data, dict) or data.get("kind") not in OBJECTIVES:
+        raise ConfigError(f"objective kind must be one of {', '.join(OBJECTIVES)}, got "
+                          f"{data.get('kind') if isinstance(data, dict) else data!r}")  # fmt: skip
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    return typed.from_dict(OBJECTIVES[data["kind"]], fields, f"{data['kind']} objective")

@@ -1,0 +1,174 @@
+"""Autoencoders from parts: an encoder, a decoder and an objective (``models.composed``)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import autoencode as ae
+from autoencode.cli.main import main
+from autoencode.data.types import Dataset, Split
+from autoencode.errors import ConfigError
+from autoencode.models import build_model
+from autoencode.models.composed import ComposedConfig
+from conftest import synthetic_images
+
+FAMILY = ["denoising", "sparse-l1", "sparse-kl", "tied", "beta-vae", "conv-vae"]
+
+# The seed's three models, written as parts: the same layers, built in the same order.
+SEED_AS_PARTS = {
+    "stacked": ComposedConfig(),
+    "conv": ComposedConfig(encoder={"kind": "conv"}, decoder={"kind": "conv"}),
+    "vae": ComposedConfig(
+        encoder={"kind": "dense", "units": [150, 100]},
+        decoder={"kind": "dense", "units": [100, 150], "activation": "selu"},
+        objective={"kind": "variational", "codings": 10},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_AS_PARTS))
+def test_the_seed_models_are_configurations_of_parts(name, tiny_data, tmp_path):
+    """Parameter for parameter and step for step: the same history from the same seed."""
+    seed = ae.train(name, tiny_data, tmp_path / "seed", epochs=2, batch_size=16, progress=False)
+    parts = ae.train(name, tiny_data, tmp_path / "parts", model=SEED_AS_PARTS[name], epochs=2,
+                     batch_size=16, progress=False)  # fmt: skip
+    count = [sum(p.numel() for p in r.model.parameters()) for r in (seed, parts)]
+    assert count[0] == count[1] == {"stacked": 163_814, "conv": 46_529, "vae": 269_504}[name]
+    assert [r["loss"] for r in seed.history] == [r["loss"] for r in parts.history]
+    assert [r["val_loss"] for r in seed.history] == [r["val_loss"] for r in parts.history]
+
+
+@pytest.fixture(scope="module")
+def rgb_folder(tmp_path_factory):
+    """A 3×32×32 image folder of two classes (PNG files, as a user would have them)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("rgb")
+    rng = np.random.default_rng(0)
+    for label in ("red", "blue"):
+        (root / label).mkdir()
+        for i in range(12):
+            image = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
+            image[8:24, 8:24, 0 if label == "red" else 2] = 220
+            Image.fromarray(image).save(root / label / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("preset", FAMILY)
+@pytest.mark.parametrize("data", ["npz", "rgb"])
+def test_every_family_preset_trains_from_the_cli(preset, data, tiny_npz, rgb_folder, tmp_path,
+                                                 capsys):  # fmt: skip
+    source = tiny_npz if data == "npz" else rgb_folder
+    argv = ["train", "--preset", preset, "--data", source, "--epochs", 1, "--batch-size", 8,
+            "--out", tmp_path / "run", "--quiet"]  # fmt: skip
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    run = ae.load_run(tmp_path / "run")
+    shape = (1, 28, 28) if data == "npz" else (3, 32, 32)
+    assert run.config.model.input_shape == shape
+    images = run.load_dataset().valid.images[:3]
+    assert run.reconstruct(images).shape == images.shape
+    if run.model.generative:
+        assert run.sample(2, seed=0).shape == (2, *images.shape[1:])
+
+
+def test_tied_weights_are_the_encoders_transposed():
+    model = build_model(ae.get_preset("tied").model)
+    assert sum(p.numel() for p in model.parameters()) == 82_414
+    first, second = (m for m in model.encoder if isinstance(m, torch.nn.Linear))
+    tied = [m for m in model.decoder if hasattr(m, "_source")]
+    assert [t._source[0] for t in tied] == [second, first]
+    assert not [n for n, _ in model.decoder.named_parameters() if n.endswith("weight")]
+    model(torch.rand(4, 1, 28, 28)).loss.backward()  # the decoder's error reaches the encoder
+    assert first.weight.grad is not None and first.weight.grad.abs().sum() > 0
+
+
+def test_denoising_corrupts_only_in_training():
+    torch.manual_seed(0)
+    model = build_model(ae.get_preset("denoising").model)
+    x = torch.rand(4, 1, 28, 28)
+    model.eval()
+    assert torch.equal(model(x).logits, model(x).logits)
+    model.train()
+    assert not torch.equal(model(x).logits, model(x).logits)
+
+
+def test_sparse_objectives_add_a_named_term():
+    x = torch.rand(8, 1, 28, 28)
+    for preset in ("sparse-l1", "sparse-kl"):
+        out = build_model(ae.get_preset(preset).model)(x)
+        assert set(out.losses) == {"reconstruction", "sparsity"} and out.losses["sparsity"] > 0
+    codings = build_model(ae.get_preset("sparse-kl").model).encode(x)
+    assert codings.shape == (8, 300) and codings.min() > 0 and codings.max() < 1  # sigmoid codings
+
+
+def test_beta_weighs_the_kl_term():
+    x = torch.rand(8, 1, 28, 28)
+    terms = []
+    for beta in (1.0, 4.0):
+        config = ComposedConfig(**{**SEED_AS_PARTS["vae"].__dict__,
+                                   "objective": {"kind": "variational", "beta": beta}})  # fmt: skip
+        torch.manual_seed(0)
+        with torch.no_grad():
+            terms.append(build_model(config)(x).losses)
+    assert float(terms[1]["kl"]) == pytest.approx(4 * float(terms[0]["kl"]))
+
+
+def test_a_setting_of_one_part_changes_from_python_and_the_cli(tiny_npz, tmp_path, capsys):
+    run = ae.train("beta-vae", tiny_npz, tmp_path / "a", model={"objective.beta": 2.0}, epochs=1,
+                   progress=False)  # fmt: skip
+    assert run.config.model.objective["beta"] == 2.0
+    argv = ["train", "--preset", "beta-vae", "--data", tiny_npz, "--epochs", "1", "--quiet",
+            "--model", "objective.beta=2", "--out", str(tmp_path / "b")]  # fmt: skip
+    assert main(argv) == 0
+    assert ae.load_run(tmp_path / "b").config.model == run.config.model
+    assert main(["train", "--preset", "tied", "--data", tiny_npz, "--model", "nowhere.x=1",
+                 "--out", str(tmp_path / "c")]) == 2  # fmt: skip
+    assert "--model: 'nowhere.x' names no setting of the model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parts, message", [
+    ({"encoder": {"kind": "lstm"}}, "encoder kind must be one of dense, conv"),
+    ({"decoder": {"kind": "conv"}}, "a conv decoder needs a conv encoder"),
+    ({"objective": {"kind": "vq"}}, "objective kind must be one of"),
+    ({"objective": {"kind": "denoising", "noise": 0}}, "not both zero"),
+    ({"objective": {"kind": "sparse_kl", "target": 1.5}}, "0 < target < 1"),
+    ({"decoder": {"kind": "dense", "units": [50], "tied": True}}, "tied weights need"),
+    ({"encoder": {"kind": "dense", "units": []}}, "at least one layer"),
+    ({"objective": {"kind": "reconstruction", "loss": "hinge"}}, "bce, mse"),
+])  # fmt: skip
+def test_parts_that_do_not_fit_are_one_clear_error(parts, message):
+    with pytest.raises(ConfigError, match=message):
+        build_model(ComposedConfig(**parts))
+
+
+def test_noisy_reconstructions_and_their_score(tiny_npz, tmp_path, capsys):
+    ae.train("denoising", tiny_npz, tmp_path / "run", epochs=1, progress=False)
+    code = main(["reconstruct", str(tmp_path / "run"), "--noise", "0.2", "-n", "4"])
+    assert code == 0, capsys.readouterr().err
+    figure = ae.reconstruction_figure(*(np.zeros((4, 28, 28), np.uint8),) * 3)
+    assert len(figure.axes) == 12  # originals, noisy inputs, reconstructions
+    card = ae.evaluate(tmp_path / "run", baselines=False, noise=0.2)
+    assert card["noisy_inputs"]["noise"] == 0.2 and card["noisy_inputs"]["mse"] > 0
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["evaluation"]
+    assert recorded["noisy_inputs"] == card["noisy_inputs"]
+
+
+def test_noise_is_seeded_and_clipped():
+    from autoencode.data.batches import noisy_images
+
+    images, _ = synthetic_images(5)
+    first, again = noisy_images(images, 0.3, seed=1), noisy_images(images, 0.3, seed=1)
+    assert np.array_equal(first, again) and first.dtype == np.uint8
+    assert not np.array_equal(first, images)
+    assert np.array_equal(noisy_images(images, 0.0), images)
+
+
+def test_a_composed_run_folder_round_trips(tmp_path):
+    x, y = synthetic_images(40)
+    data = Dataset("t", Split(x[8:], y[8:]), Split(x[:8], y[:8]))
+    run = ae.train("conv-vae", data, tmp_path / "r", epochs=1, progress=False)
+    again = ae.load_run(tmp_path / "r")
+    assert again.config.model == run.config.model
+    assert np.array_equal(again.encode(x[:4]), run.encode(x[:4]))
