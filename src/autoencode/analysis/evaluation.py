@@ -14,6 +14,7 @@ from autoencode.analysis.metrics import (
     reconstruction_metrics,
     trustworthiness,
 )  # fmt: skip
+from autoencode.analysis.sample_quality import sample_scores
 from autoencode.data.batches import noisy_images
 from autoencode.data.types import Dataset, Split
 from autoencode.errors import AutoencodeError
@@ -32,14 +33,17 @@ def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict
 
 
 def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
-             noise: float = 0.0, data_dir=None, record: bool = True) -> dict:  # fmt: skip
+             noise: float = 0.0, samples: int = 5000, data_dir=None,
+             record: bool = True) -> dict:  # fmt: skip
     """The report card on the test split: reconstruction BCE / MSE / PSNR, then k-NN and
     linear-probe accuracy of the codings (trained on train), of PCA with as many components,
     and of raw pixels; with the trustworthiness of the maps drawn for the run. ``run`` is a Run
     or its folder; ``data`` the run's own unless given. Recorded in the run's metrics.json
     (section ``evaluation``) unless ``record`` is False. With ``noise``, also the reconstructions
     of the test images with Gaussian noise of that standard deviation, scored against the clean
-    images (``noisy_inputs``: what a denoising autoencoder is for)."""
+    images (``noisy_inputs``: what a denoising autoencoder is for). A generative run also gets
+    ``samples``: Fréchet distance and precision / recall of that many generated images
+    (``analysis.sample_quality``; 0 skips them)."""
     run = load_run(run)
     data = run_data(run, data, data_dir)
     if data.test is None or data.test.labels is None or data.train.labels is None:
@@ -64,6 +68,8 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
         p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
         card[f"pca{n_components}"] = _classifiers(p_train, train.labels, p_test, test.labels, k)
         card["pixels"] = _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)
+    if samples and run.model.generative:
+        card["samples"] = sample_scores(run, data, samples)
     maps = run.folder.read_metrics().get("maps", {})
     card["maps"] = {name: m["trustworthiness"] for name, m in maps.items()
                     if isinstance(m, dict) and m.get("trustworthiness") is not None}  # fmt: skip

@@ -15,6 +15,9 @@ def add_parser(sub) -> None:
     p.add_argument("--noise", type=non_negative_float, default=0.0,
                    help="also score reconstructions of the test images with Gaussian noise of "
                         "this standard deviation against the clean images")  # fmt: skip
+    p.add_argument("--samples", type=int, default=5000,
+                   help="generative runs: score this many samples against the test set "
+                        "(Fréchet distance, precision/recall); 0 skips it (default 5000)")  # fmt: skip
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -24,7 +27,7 @@ def run(args) -> int:
     from autoencode.runfolder import RunFolder
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
-                    noise=args.noise, data_dir=args.data_dir)  # fmt: skip
+                    noise=args.noise, samples=args.samples, data_dir=args.data_dir)  # fmt: skip
     print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
           f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
     if noisy := card.get("noisy_inputs"):
@@ -36,6 +39,13 @@ def run(args) -> int:
             print(
                 f"{name:<16}{scores['dims']:>6}{scores['knn5']:>12.4f}{scores['linear_probe']:>14.4f}"
             )
+    if scores := card.get("samples"):
+        floor, net = scores["floor"], scores["classifier"]
+        print(f"{scores['n']} samples against the test set: Fréchet distance "
+              f"{scores['frechet_distance']:.2f}, precision {scores['precision']:.3f}, recall "
+              f"{scores['recall']:.3f} (test against train: {floor['frechet_distance']:.2f}, "
+              f"{floor['precision']:.3f}, {floor['recall']:.3f}; features of a classifier "
+              f"with test accuracy {net['test_accuracy']:.4f}, sha256 {net['sha256'][:12]})")  # fmt: skip
     for name, trust in card["maps"].items():
         print(f"{name}: trustworthiness (k=10) {trust:.4f}")
     print(f"wrote {RunFolder(args.run_folder).metrics_file}")
