@@ -172,3 +172,30 @@ def test_a_composed_run_folder_round_trips(tmp_path):
     again = ae.load_run(tmp_path / "r")
     assert again.config.model == run.config.model
     assert np.array_equal(again.encode(x[:4]), run.encode(x[:4]))
+
+
+def test_an_objective_added_as_the_readme_shows(tiny_data, tmp_path, monkeypatch):
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from autoencode.models import objectives
+    from autoencode.models.objectives import Objective
+
+    @dataclass
+    class CodingsNorm(Objective):
+        """Reconstruction + weight × the mean squared coding."""
+
+        kind: ClassVar[str] = "codings_norm"
+        weight: float = 1e-3
+
+        def losses(self, x, logits, codings, extra):
+            return {**super().losses(x, logits, codings, extra),
+                    "norm": self.weight * codings.square().mean()}  # fmt: skip
+
+    monkeypatch.setitem(objectives.OBJECTIVES, CodingsNorm.kind, CodingsNorm)
+    run = ae.train("tied", tiny_data, tmp_path / "r", model={"objective.kind": "codings_norm"},
+                   epochs=2, progress=False)  # fmt: skip
+    assert {"loss", "reconstruction", "norm", "val_norm"} <= set(run.history[-1])
+    again = ae.load_run(tmp_path / "r")
+    assert again.config.model.objective == {"kind": "codings_norm"}
+    assert np.array_equal(again.encode(tiny_data.valid.images), run.encode(tiny_data.valid.images))

@@ -2,18 +2,9 @@
 
 An objective owns the loss terms and anything that happens only in training (corrupting the
 inputs, sampling the codings); encoders and decoders own shapes. Adding one is a config class
-here with ``head`` / ``code`` / ``losses`` and one line in ``OBJECTIVES``:
-
-    @dataclass
-    class Contractive(Objective):
-        kind = "contractive"
-        weight: float = 1e-4
-
-        def losses(self, x, logits, codings, extra):
-            terms = super().losses(x, logits, codings, extra)
-            return {**terms, "contractive": self.weight * jacobian_norm(codings, x)}
-
-The terms are named: history.csv and the progress line show each one.
+here (what it adds: ``losses``, and where needed ``head``, ``code``, ``corrupt``, ``prior``) and
+one line in ``OBJECTIVES``; the README shows a worked example. The terms are named: history.csv
+and the progress line show each one.
 """
 
 from __future__ import annotations
