@@ -199,3 +199,37 @@ def test_an_objective_added_as_the_readme_shows(tiny_data, tmp_path, monkeypatch
     again = ae.load_run(tmp_path / "r")
     assert again.config.model.objective == {"kind": "codings_norm"}
     assert np.array_equal(again.encode(tiny_data.valid.images), run.encode(tiny_data.valid.images))
+
+
+def test_frozen_parameters_keep_their_values(tiny_data, tmp_path):
+    start = ae.train("stacked", tiny_data, tmp_path / "a", epochs=1, progress=False).model
+    run = ae.train("stacked", tiny_data, tmp_path / "b", epochs=2, progress=False,
+                   freeze=("encoder.1",), weights=start.state_dict())  # fmt: skip
+    assert torch.equal(run.model.encoder[1].weight, start.encoder[1].weight)
+    assert not torch.equal(run.model.encoder[2].weight, start.encoder[2].weight)
+    with pytest.raises(ConfigError, match="freeze: the model has no parameters nowhere"):
+        ae.train(
+            "stacked", tiny_data, tmp_path / "c", epochs=1, progress=False, freeze=("nowhere",)
+        )
+
+
+@pytest.mark.parametrize("preset", ["stacked", "denoising"])
+def test_greedy_layer_wise_training(preset, tiny_npz, tmp_path, capsys):
+    argv = ["train", "--preset", preset, "--data", tiny_npz, "--epochs", "2", "--greedy",
+            "--out", str(tmp_path / "g"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    run = ae.load_run(tmp_path / "g")
+    outer = {"encoder.1.weight", "encoder.1.bias", "decoder.1.weight", "decoder.1.bias"}
+    assert set(run.config.training.freeze) == outer  # phase 2 trained the inner pair alone
+    phases = run.folder.read_metrics()["training"]["greedy_phases"]
+    assert [p["phase"] for p in phases] == [1, 2] and phases[0]["frozen"] == []
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    after = ae.resume(tmp_path / "g", epochs=3, progress=False).model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in outer)  # a resume keeps them frozen
+    assert not torch.equal(before["encoder.2.weight"], after["encoder.2.weight"])
+
+
+def test_greedy_needs_a_mirrored_dense_model(tiny_data, tmp_path):
+    for preset in ("conv", "tied", "vae"):
+        with pytest.raises(ConfigError, match="greedy layer-wise training needs"):
+            ae.train_greedy(preset, tiny_data, tmp_path / preset, epochs=1, progress=False)

@@ -35,6 +35,7 @@ _EXPORTS = {  # public name: (module, name there)
     "Callback": ("autoencode.training.callbacks", "Callback"),
     "train": ("autoencode.api", "train"),
     "resume": ("autoencode.api", "resume"),
+    "train_greedy": ("autoencode.api", "train_greedy"),
     "load_run": ("autoencode.run", "load_run"),
     "Run": ("autoencode.run", "Run"),
     "RunFolder": ("autoencode.runfolder", "RunFolder"),

@@ -36,6 +36,7 @@ def train(  # long: half of it is the signature and the docstring
     data_dir: str | Path | None = None,
     train_size: int | None = None,
     valid_size: int | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
     **overrides,
 ) -> Run:
     """Train a model and write its run folder; returns the loaded :class:`Run`.
@@ -45,7 +46,7 @@ def train(  # long: half of it is the signature and the docstring
     (200, 50)}``); ``training`` replaces the training settings, and keyword ``overrides``
     (``epochs=5``, ``lr=0.5``, ``optimizer="adam"``) change single ones. ``data`` is a Dataset, or
     a name or path for :func:`load_dataset`; ``train_size`` / ``valid_size`` keep only the first
-    examples of those splits.
+    examples of those splits; ``weights`` (a state dict) replace the initial weights.
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
@@ -68,7 +69,10 @@ def train(  # long: half of it is the signature and the docstring
     distributed.barrier(world)
     config = RunConfig(model_config, training, data.ref, preset)
     torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
-    return _fit(folder, config, build_model(model_config), data, device, threads, progress)
+    network = build_model(model_config)
+    if weights is not None:
+        network.load_state_dict(weights)
+    return _fit(folder, config, network, data, device, threads, progress)
 
 
 def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) -> ModelConfig:
@@ -129,3 +133,91 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
 
 def default_run_path(name: str) -> Path:
     return Path("runs") / f"{name}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def train_greedy(preset: str | None = "stacked", data: Dataset | str | Path | None = None,
+                 out: str | Path | None = None, *, model: ModelConfig | dict | None = None,
+                 training: TrainingConfig | None = None, **options) -> Run:  # fmt: skip
+    """Greedy layer-wise training of a dense autoencoder, one layer pair at a time (Hands-On
+    ML's "training one autoencoder at a time", on the images throughout).
+
+    Phase 1 trains the outermost encoder layer with the decoder's output layer; each next phase
+    adds the next pair inside them and trains it with the layers of earlier phases frozen; the
+    last phase is the whole model, written to ``out`` (its config lists the frozen parameters,
+    so a resume keeps them frozen; train the run further without ``freeze`` to fine-tune).
+    Every phase trains ``epochs`` epochs. Other arguments as :func:`train`.
+    """
+    import tempfile
+
+    chosen = get_preset(preset) if preset else None
+    full = _model_config(chosen.model if chosen else None, model)
+    base = training or (chosen.training if chosen else TrainingConfig())
+    phases, previous, done = greedy_phases(full), None, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, config in enumerate(phases, 1):
+            last = i == len(phases)
+            torch.manual_seed(base.seed)
+            fresh = build_model(config)
+            frozen = _copy_trained_layers(previous, fresh) if previous is not None else ()
+            run = train(preset, data, out if last else Path(tmp) / f"phase-{i}", model=config,
+                        training=base, weights=fresh.state_dict(),
+                        **{**options, "freeze": frozen})  # fmt: skip
+            previous = run.model
+            done.append({"phase": i, "frozen": list(frozen), **run.history[-1]})
+    run.folder.record("training", {"greedy_phases": done})
+    return load_run(run.path, run.device)
+
+
+def greedy_phases(config: ModelConfig) -> list[ModelConfig]:
+    """The model of each phase: the first k encoder layers and their mirror in the decoder."""
+    from autoencode.models.composed import ComposedConfig
+    from autoencode.models.stacked import StackedConfig
+
+    if isinstance(config, StackedConfig):
+        units = config.encoder_units
+        if tuple(config.decoder_units) == tuple(reversed(units[:-1])):
+            return [dataclasses.replace(config, encoder_units=units[:k],
+                                        decoder_units=tuple(reversed(units[: k - 1])))
+                    for k in range(1, len(units) + 1)]  # fmt: skip
+    if isinstance(config, ComposedConfig) and config.encoder.get(
+        "kind"
+    ) == "dense" == config.decoder.get("kind"):
+        units = tuple(config.encoder.get("units", ()))
+        if tuple(config.decoder.get("units", ())) == tuple(
+            reversed(units[:-1])
+        ) and not config.decoder.get("tied"):
+            return [dataclasses.replace(config, encoder=_phase_encoder(config.encoder, k, len(units)),
+                                        decoder={**config.decoder, "units": list(reversed(units[: k - 1]))})
+                    for k in range(1, len(units) + 1)]  # fmt: skip
+    raise ConfigError("greedy layer-wise training needs a dense encoder and an untied dense "
+                      "decoder that mirrors it (decoder units = encoder units reversed, "
+                      "without the codings)")  # fmt: skip
+
+
+def _phase_encoder(encoder: dict, k: int, layers: int) -> dict:
+    """The first ``k`` encoder layers; the codings' own activation only on the last phase's."""
+    phase = {**encoder, "units": list(encoder["units"][:k])}
+    if k < layers:
+        phase.pop("coding_activation", None)
+    return phase
+
+
+def _copy_trained_layers(trained, model) -> tuple[str, ...]:
+    """Copy a phase's dense layers into the next phase's model (the encoder's from the input
+    side, the decoder's from the output side); returns the names of the copied parameters."""
+    from autoencode.models.layers import Dense
+
+    def dense(part):
+        return [m for m in part.modules() if isinstance(m, Dense)]
+
+    names = {id(p): n for n, p in model.named_parameters()}
+    pairs = list(zip(dense(trained.encoder), dense(model.encoder), strict=False))
+    old, new = dense(trained.decoder), dense(model.decoder)
+    pairs += list(zip(old, new[len(new) - len(old) :], strict=True))
+    copied = []
+    with torch.no_grad():
+        for source, target in pairs:
+            for p_source, p_target in zip(source.parameters(), target.parameters(), strict=True):
+                p_target.copy_(p_source)
+                copied.append(names[id(p_target)])
+    return tuple(copied)

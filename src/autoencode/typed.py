@@ -33,10 +33,12 @@ def _coerce(value, annotation, name: str):
         annotation = next(a for a in args if a is not type(None))
         return _coerce(value, annotation, name)
     if origin is tuple:
-        if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
-            raise ConfigError(f"{name} must be a list of integers, got {_short(value)}")
+        item, what = (str, "strings") if args and args[0] is str else (int, "integers")
+        fits = _is_int if item is int else (lambda v: isinstance(v, str))
+        if not isinstance(value, (list, tuple)) or not all(fits(v) for v in value):
+            raise ConfigError(f"{name} must be a list of {what}, got {_short(value)}")
         if args and args[-1] is not Ellipsis and len(value) != len(args):
-            raise ConfigError(f"{name} must be {len(args)} integers, got {_short(value)}")
+            raise ConfigError(f"{name} must be {len(args)} {what}, got {_short(value)}")
         return tuple(value)
     if annotation is int and not _is_int(value):
         raise ConfigError(f"{name} must be an integer, got {_short(value)}")

@@ -39,12 +39,15 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--resume", metavar="RUN", help="continue the run folder RUN from its last epoch"
     )
+    p.add_argument("--greedy", action="store_true",
+                   help="greedy layer-wise: one encoder/decoder layer pair at a time, the outer "
+                        "ones frozen (dense models whose decoder mirrors the encoder)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from autoencode.api import default_run_path, resume, train
+    from autoencode.api import default_run_path, resume, train, train_greedy
     from autoencode.training import distributed
 
     common = {"device": args.device, "threads": args.threads, "progress": not args.quiet,
@@ -54,11 +57,12 @@ def run(args) -> int:
         if args.resume:
             result = resume(args.resume, args.data, epochs=args.epochs, **common)
         else:
-            result = train(args.preset, args.data or "fashion-mnist", out, model=dict(args.model),
-                           overwrite=args.overwrite, train_size=args.train_size,
-                           valid_size=args.valid_size, epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                           seed=args.seed, **common)  # fmt: skip
+            fit = train_greedy if args.greedy else train
+            result = fit(args.preset, args.data or "fashion-mnist", out, model=dict(args.model),
+                         overwrite=args.overwrite, train_size=args.train_size,
+                         valid_size=args.valid_size, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                         seed=args.seed, **common)  # fmt: skip
     except KeyboardInterrupt:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip

@@ -120,7 +120,10 @@ class DenseDecoder:
             layers = self._tied(encoder, sizes)
         else:
             layers = [*dense_stack(sizes[:-1], self.activation), Dense(sizes[-2], sizes[-1])]
-        return nn.Sequential(nn.Flatten(), *layers, nn.Unflatten(1, image))  # logits (N, C, H, W)
+        flatten = (
+            [nn.Flatten()] if len(codings) > 1 else []
+        )  # conv codings: (N, c, h, w) -> (N, c*h*w)
+        return nn.Sequential(*flatten, *layers, nn.Unflatten(1, image))  # logits (N, C, H, W)
 
     def _tied(self, encoder: nn.Module, sizes: list[int]) -> list[nn.Module]:
         dense = [m for m in encoder.modules() if isinstance(m, Dense)]

@@ -44,6 +44,7 @@ class TrainingConfig:
     lr: float = 1.5
     optimizer_options: dict = field(default_factory=dict)
     seed: int = 42
+    freeze: tuple[str, ...] = ()  # parameters (names, or their prefixes) kept as they are
 
     def __post_init__(self):
         typed.check_fields(self)

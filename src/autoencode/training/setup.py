@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from autoencode.data.types import Split
+from autoencode.errors import ConfigError
 from autoencode.models.base import Trainable
 from autoencode.training import distributed
 from autoencode.training.callbacks import Callback, ProgressBar
@@ -32,6 +33,7 @@ def place(model: Trainable, config: TrainingConfig, device: str = "auto",
     """Move ``model`` to its device (joining torchrun's process group, if any); returns where it
     runs and the module training steps call (a DDP wrapper with several processes)."""
     world, chosen = distributed.join(resolve_device(device))
+    freeze(model, config.freeze)
     model.to(chosen, memory_format=model.memory_format)
     network = model
     if world.size > 1:
@@ -41,6 +43,20 @@ def place(model: Trainable, config: TrainingConfig, device: str = "auto",
         network = DistributedDataParallel(model, device_ids=ids)  # broadcasts rank 0's weights
         torch.manual_seed(stream_seed(config.seed, f"rank {world.rank}"))  # own sampling noise
     return Placement(world, chosen, threads or auto_threads(model, config.batch_size)), network
+
+
+def freeze(model: Trainable, names: tuple[str, ...]) -> None:
+    """Keep the parameters ``names`` (or under those prefixes) as they are: no gradient, no step."""
+    if not names:
+        return
+    found = set()
+    for name, parameter in model.named_parameters():
+        if hits := [n for n in names if name == n or name.startswith(n + ".")]:
+            parameter.requires_grad_(False)
+            found.update(hits)
+    if missing := sorted(set(names) - found):
+        raise ConfigError(f"{{parameter}}: the model has no parameters {', '.join(missing)}",
+                          parameter="freeze")  # fmt: skip
 
 
 @contextlib.contextmanager
