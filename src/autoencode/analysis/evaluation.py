@@ -62,12 +62,7 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
     z_train, z_test = embed(run, train.images), embed(run, test.images)
     card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
     if baselines:
-        pixels_train = train.images.reshape(len(train), -1).astype(np.float32) / 255
-        pixels_test = test.images.reshape(len(test), -1).astype(np.float32) / 255
-        n_components = min(z_train.shape[1], pixels_train.shape[1])
-        p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
-        card[f"pca{n_components}"] = _classifiers(p_train, train.labels, p_test, test.labels, k)
-        card["pixels"] = _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)
+        card.update(_baselines(train, test, z_train.shape[1], k))
     if samples and run.model.generative:
         card["samples"] = sample_scores(run, data, samples)
     maps = run.folder.read_metrics().get("maps", {})
@@ -85,6 +80,16 @@ def run_data(run, data: Dataset | str | None = None, data_dir=None) -> Dataset:
     if isinstance(data, Dataset):
         return data
     return load_dataset(data, data_dir) if data is not None else run.load_dataset(data_dir)
+
+
+def _baselines(train: Split, test: Split, dims: int, k: int) -> dict:
+    """The same classifiers on PCA with ``dims`` components, and on raw pixels."""
+    pixels_train = train.images.reshape(len(train), -1).astype(np.float32) / 255
+    pixels_test = test.images.reshape(len(test), -1).astype(np.float32) / 255
+    n_components = min(dims, pixels_train.shape[1])
+    p_train, p_test = pca_features(pixels_train, pixels_test, n_components)
+    return {f"pca{n_components}": _classifiers(p_train, train.labels, p_test, test.labels, k),
+            "pixels": _classifiers(pixels_train, train.labels, pixels_test, test.labels, k)}  # fmt: skip
 
 
 def _classifiers(train_x, train_y, test_x, test_y, k: int) -> dict[str, float]:
