@@ -233,3 +233,16 @@ def test_greedy_needs_a_mirrored_dense_model(tiny_data, tmp_path):
     for preset in ("conv", "tied", "vae"):
         with pytest.raises(ConfigError, match="greedy layer-wise training needs"):
             ae.train_greedy(preset, tiny_data, tmp_path / preset, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("downsample", ["pool", "stride"])
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 28, 20), (1, 27, 13)])
+def test_conv_parts_take_any_image_size(downsample, shape):
+    config = ComposedConfig(input_shape=shape, encoder={"kind": "conv", "filters": [8, 16, 16],
+                            "downsample": downsample}, decoder={"kind": "conv"})  # fmt: skip
+    model = build_model(config)
+    x = torch.rand(2, *shape)
+    out = model(x)
+    assert out.logits.shape == x.shape and torch.isfinite(out.loss)
+    strided = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert len(strided) == (3 if downsample == "stride" else 0)

@@ -53,11 +53,13 @@ class Dense(nn.Linear):
 
 
 class Conv(nn.Conv2d):
-    """``nn.Conv2d`` with ``same`` padding (odd kernels) and a named activation (Keras' ``Conv2D``)."""
+    """``nn.Conv2d`` with ``same`` padding (odd kernels) and a named activation (Keras' ``Conv2D``);
+    with ``stride`` 2, each side becomes ceil(side / 2)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 activation: str = "linear"):  # fmt: skip
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+                 activation: str = "linear", stride: int = 1):  # fmt: skip
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=kernel_size // 2)  # fmt: skip
         self.activation = check_activation(activation)
         keras_init_(self)
 
@@ -69,15 +71,17 @@ class ConvTranspose(nn.ConvTranspose2d):
     """Keras' ``Conv2DTranspose`` with ``valid`` or ``same`` padding and a named activation.
 
     ``same`` gives ``stride × input`` pixels aligned as TensorFlow aligns them: the full
-    transposed convolution, then its first ``stride × input`` rows and columns.
+    transposed convolution, then its first ``stride × input`` rows and columns. A target size
+    ``(h, w)`` instead crops the full output to that (which ``same`` and ``valid`` are cases of).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 2,
-                 padding: str = "same", activation: str = "linear"):  # fmt: skip
-        if padding not in ("same", "valid"):
-            raise ConfigError(f"padding must be 'same' or 'valid', got {padding!r}")
+                 padding: str | tuple[int, int] = "same", activation: str = "linear"):  # fmt: skip
+        if padding not in ("same", "valid") and not isinstance(padding, tuple):
+            raise ConfigError(f"padding must be 'same', 'valid' or a size, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride=stride)
         self.same = padding == "same"
+        self.target = padding if isinstance(padding, tuple) else None
         self.activation = check_activation(activation)
         keras_init_(self)
 
@@ -86,4 +90,6 @@ class ConvTranspose(nn.ConvTranspose2d):
         if self.same:
             h, w = x.shape[-2] * self.stride[0], x.shape[-1] * self.stride[1]
             y = y[..., :h, :w]
+        elif self.target is not None:
+            y = y[..., : self.target[0], : self.target[1]]
         return ACTIVATIONS[self.activation](y)

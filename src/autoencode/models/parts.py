@@ -18,7 +18,6 @@ from torch import nn
 from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models.base import check_sizes
-from autoencode.models.conv import decoder_paddings, stage_sizes
 from autoencode.models.layers import ACTIVATIONS, Conv, ConvTranspose, Dense, check_activation
 
 
@@ -55,12 +54,15 @@ class DenseEncoder:
 
 @dataclass
 class ConvEncoder:
-    """Stages of a ``same`` convolution then a 2×2 max-pool, one per entry of ``filters``."""
+    """One stage per entry of ``filters``, each halving the image: a ``same`` convolution then a
+    2×2 max-pool (``downsample`` pool: sides floor(side / 2)), or a convolution of stride 2
+    (``stride``: sides ceil(side / 2))."""
 
     kind: ClassVar[str] = "conv"
     filters: tuple[int, ...] = (16, 32, 64)
     kernel_size: int = 3
     activation: str = "selu"
+    downsample: str = "pool"
 
     def __post_init__(self):
         typed.check_fields(self)
@@ -71,16 +73,34 @@ class ConvEncoder:
         if self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
         check_activation(self.activation)
+        if self.downsample not in ("pool", "stride"):
+            raise ConfigError(f"downsample must be pool or stride, got {self.downsample!r}")
+
+    def sizes(self, hw: tuple[int, int]) -> list[tuple[int, int]]:
+        """Height and width of the input and after each stage."""
+        sizes = [tuple(hw)]
+        for _ in self.filters:
+            h, w = sizes[-1]
+            sizes.append(
+                (h // 2, w // 2) if self.downsample == "pool" else (-(-h // 2), -(-w // 2))
+            )
+            if min(sizes[-1]) < 1:
+                raise ConfigError(f"input_shape {hw[0]}×{hw[1]}: {len(self.filters)} stages "
+                                  "shrink it to nothing; use fewer filters")  # fmt: skip
+        return sizes
 
     def build(self, input_shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[int, ...]]:
         channels, h, w = input_shape
-        decoder_paddings((h, w), len(self.filters))  # the decoder must be able to grow back
-        layers, previous = [], channels
+        layers, previous, k, act = [], channels, self.kernel_size, self.activation
         for f in self.filters:  # (N, c, h, w) -> (N, f, h/2, w/2)
-            layers += [Conv(previous, f, self.kernel_size, self.activation), nn.MaxPool2d(2)]
+            if self.downsample == "pool":
+                layers += [Conv(previous, f, k, act), nn.MaxPool2d(2)]
+            else:
+                layers.append(Conv(previous, f, k, act, stride=2))
             previous = f
-        sh, sw = stage_sizes((h, w), len(self.filters))[-1]
-        return nn.Sequential(*layers), (self.filters[-1], sh, sw)
+        encoder = nn.Sequential(*layers)
+        encoder.sizes = self.sizes((h, w))  # for a conv decoder to grow back through
+        return encoder, (self.filters[-1], *encoder.sizes[-1])
 
 
 class TiedDense(nn.Module):
@@ -154,25 +174,26 @@ class ConvDecoder:
 
     def build(self, codings: tuple[int, ...], features: tuple[int, ...],
               image: tuple[int, int, int], encoder: nn.Module) -> nn.Module:  # fmt: skip
-        if len(features) != 3:
+        sizes = getattr(encoder, "sizes", None)  # the conv encoder's: input, then each stage
+        if len(features) != 3 or sizes is None:
             raise ConfigError("a conv decoder needs a conv encoder")
-        stages = sum(isinstance(m, nn.MaxPool2d) for m in encoder.modules())
-        filters = (
-            self.filters
-            or tuple(m.out_channels for m in encoder.modules() if isinstance(m, nn.Conv2d))[-2::-1]
-        )
-        if len(filters) != stages - 1:
-            raise ConfigError(f"decoder filters must number {stages - 1}, one less than the "
+        convs = [m.out_channels for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+        filters = self.filters or tuple(convs[-2::-1])
+        if len(filters) != len(sizes) - 2:
+            raise ConfigError(f"decoder filters must number {len(sizes) - 2}, one less than the "
                               f"encoder's stages, got {list(filters)}")  # fmt: skip
         layers: list[nn.Module] = []
         if tuple(codings) != tuple(features):  # flat codings: a dense layer to the block
             layers += [Dense(math.prod(codings), math.prod(features), self.activation),
                        nn.Unflatten(1, features)]  # fmt: skip
         previous, outs = features[0], [*filters, image[0]]
-        paddings = decoder_paddings(image[1:], stages)
-        for i, (out, padding) in enumerate(zip(outs, paddings, strict=True)):
+        steps = zip(outs, sizes[:0:-1], sizes[-2::-1], strict=True)  # (out, from, to), inside out
+        for i, (out, small, large) in enumerate(steps):
+            if any((s - 1) * 2 + self.kernel_size < t for s, t in zip(small, large, strict=True)):
+                raise ConfigError(f"input_shape {sizes[0][0]}×{sizes[0][1]}: the decoder cannot "
+                                  f"grow {small[0]}×{small[1]} back to {large[0]}×{large[1]}")  # fmt: skip
             act = "linear" if i == len(outs) - 1 else self.activation
-            layers.append(ConvTranspose(previous, out, self.kernel_size, 2, padding, act))
+            layers.append(ConvTranspose(previous, out, self.kernel_size, 2, tuple(large), act))
             previous = out
         return nn.Sequential(*layers)
 
