@@ -160,7 +160,8 @@ def test_noise_is_seeded_and_clipped():
 
     images, _ = synthetic_images(5)
     first, again = noisy_images(images, 0.3, seed=1), noisy_images(images, 0.3, seed=1)
-    assert np.array_equal(first, again) and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert first.dtype == np.uint8
     assert not np.array_equal(first, images)
     assert np.array_equal(noisy_images(images, 0.0), images)
 

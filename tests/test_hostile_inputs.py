@@ -552,7 +552,8 @@ def assert_idx_result(content: bytes, parse) -> None:
     except DataError as e:
         assert "\n" not in str(e) and "idx-file" in str(e), str(e)
         return
-    assert isinstance(array, np.ndarray) and array.ndim == content[3]
+    assert isinstance(array, np.ndarray)
+    assert array.ndim == content[3]
     assert 4 + 4 * array.ndim + array.nbytes == len(content)
 
 
