@@ -14,7 +14,7 @@ from autoencode.models import build_model
 from autoencode.models.composed import ComposedConfig
 from conftest import synthetic_images
 
-FAMILY = ["denoising", "sparse-l1", "sparse-kl", "tied", "beta-vae", "conv-vae"]
+FAMILY = ["denoising", "sparse-l1", "sparse-kl", "tied", "beta-vae", "conv-vae", "vq"]
 
 # The seed's three models, written as parts: the same layers, built in the same order.
 SEED_AS_PARTS = {
@@ -131,7 +131,7 @@ def test_a_setting_of_one_part_changes_from_python_and_the_cli(tiny_npz, tmp_pat
 @pytest.mark.parametrize("parts, message", [
     ({"encoder": {"kind": "lstm"}}, "encoder kind must be one of dense, conv"),
     ({"decoder": {"kind": "conv"}}, "a conv decoder needs a conv encoder"),
-    ({"objective": {"kind": "vq"}}, "objective kind must be one of"),
+    ({"objective": {"kind": "wasserstein"}}, "objective kind must be one of"),
     ({"objective": {"kind": "denoising", "noise": 0}}, "not both zero"),
     ({"objective": {"kind": "sparse_kl", "target": 1.5}}, "0 < target < 1"),
     ({"decoder": {"kind": "dense", "units": [50], "tied": True}}, "tied weights need"),
@@ -247,3 +247,17 @@ def test_conv_parts_take_any_image_size(downsample, shape):
     assert out.logits.shape == x.shape and torch.isfinite(out.loss)
     strided = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
     assert len(strided) == (3 if downsample == "stride" else 0)
+
+
+def test_vector_quantized_codings_are_codebook_vectors():
+    model = build_model(ae.get_preset("vq").model)
+    x = torch.rand(4, 1, 28, 28)
+    out = model(x)
+    assert set(out.losses) == {"reconstruction", "codebook", "commitment"}
+    vectors = out.codings.movedim(1, -1).reshape(-1, 64)  # every 3×3 position's 64-d vector
+    codebook = model.head.vectors
+    nearest = codebook[torch.cdist(vectors, codebook).argmin(1)]
+    assert torch.allclose(vectors, nearest, atol=1e-6)  # up to the straight-through's round-off
+    out.loss.backward()  # straight through the quantisation: the encoder learns too
+    assert model.encoder[0].weight.grad.abs().sum() > 0 and codebook.grad.abs().sum() > 0
+    assert not model.generative

@@ -100,6 +100,12 @@ PRESETS.update({p.name: p for p in [
               "RMSprop, batch 128, 30 epochs.",
               {"kind": "conv"}, {"kind": "conv"}, {"kind": "variational", "codings": 10},
               TrainingConfig(**{**SEED_RMSPROP.to_dict(), "epochs": 30})),
+    _composed("vq", "Vector-quantised: the seed's conv encoder, each of its 3×3 positions "
+              "snapped to the nearest of 64 learned 64-d vectors (commitment 0.25), its conv "
+              "decoder; discrete codings, no sampling without a prior; Adam lr 1e-3, batch 128, "
+              "10 epochs.",
+              {"kind": "conv"}, {"kind": "conv"}, {"kind": "vq", "codebook_size": 64},
+              TrainingConfig(epochs=10, batch_size=128, optimizer="adam", lr=1e-3)),
 ]})  # fmt: skip
 
 

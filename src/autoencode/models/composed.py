@@ -10,7 +10,6 @@ Any encoder goes with any decoder (a conv decoder needs a conv encoder) and any 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -53,8 +52,8 @@ class ComposedAutoencoder(Autoencoder):
         if isinstance(encoder, ConvEncoder):
             self.memory_format = torch.channels_last
         self.encoder, features = encoder.build(tuple(config.input_shape))
-        self.head = objective.head(math.prod(features))  # built before the decoder: Keras' order
-        self.codings_shape = features if self.head is None else (objective.codings,)
+        self.head = objective.head(features)  # built before the decoder: Keras' order
+        self.codings_shape = objective.codings_shape(features)
         self.decoder = decoder.build(self.codings_shape, features, tuple(config.input_shape),
                                      self.encoder)  # fmt: skip
 

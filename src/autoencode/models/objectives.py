@@ -49,9 +49,13 @@ class Objective:
     def to_dict(self) -> dict:
         return {"kind": self.kind, **{k: v for k, v in vars(self).items()}}
 
-    def head(self, features: int) -> nn.Module | None:
-        """Layers between the encoder's output (``features`` wide, flattened) and the codings."""
+    def head(self, features: tuple[int, ...]) -> nn.Module | None:
+        """Layers between the encoder's output (of shape ``features``) and the codings."""
         return None
+
+    def codings_shape(self, features: tuple[int, ...]) -> tuple[int, ...]:
+        """The codings' shape (per example), from the encoder's output shape."""
+        return features
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         """The input the encoder sees in training (the image itself, unless denoising)."""
@@ -143,8 +147,11 @@ class Variational(Objective):
         if not 1 <= self.codings <= 1 << 20 or self.beta < 0:
             raise ConfigError("variational needs 1 <= codings <= 2^20 and beta >= 0")
 
-    def head(self, features: int) -> nn.Module:
-        return VariationalHead(features, self.codings)
+    def head(self, features: tuple[int, ...]) -> nn.Module:
+        return VariationalHead(math.prod(features), self.codings)
+
+    def codings_shape(self, features: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.codings,)
 
     def code(self, head, h, sample):
         mean, log_var = head(h.flatten(1))
@@ -174,8 +181,56 @@ class VariationalHead(nn.Module):
         return self.mean(h), self.log_var(h)
 
 
+@dataclass
+class VectorQuantized(Objective):
+    """VQ-VAE's bottleneck (van den Oord et al. 2017): each coding vector (a dense encoder's output,
+    or each position of a conv encoder's block) is replaced by the nearest of ``codebook_size``
+    learned vectors; gradients pass straight through to the encoder. Adds the codebook term
+    ‖sg(z) − e‖² and ``commitment`` × ‖z − sg(e)‖². Sampling would need a prior over the codes
+    (an autoregressive model), which this objective does not learn: it does not generate."""
+
+    kind: ClassVar[str] = "vq"
+    codebook_size: int = 64
+    commitment: float = 0.25
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 2 <= self.codebook_size <= 1 << 16 or self.commitment < 0:
+            raise ConfigError("vq needs 2 <= codebook_size <= 65536 and commitment >= 0")
+
+    def head(self, features: tuple[int, ...]) -> nn.Module:
+        return Codebook(self.codebook_size, features[0])  # (units,) or (channels, h, w)
+
+    def code(self, head, h, sample):
+        vectors = h if h.ndim == 2 else h.movedim(1, -1)  # (N, D) or (N, h, w, C)
+        e = head.nearest(vectors)
+        z = vectors + (e - vectors).detach()  # the straight-through estimator
+        z = z if h.ndim == 2 else z.movedim(-1, 1)
+        return z, {"vectors": vectors, "quantized": e}
+
+    def losses(self, x, logits, codings, extra):
+        z, e = extra["vectors"], extra["quantized"]
+        return {**super().losses(x, logits, codings, extra),
+                "codebook": F.mse_loss(e, z.detach()),
+                "commitment": self.commitment * F.mse_loss(z, e.detach())}  # fmt: skip
+
+
+class Codebook(nn.Module):
+    """``size`` vectors of ``dim`` values, initialised uniformly in ±1/size (as VQ-VAE's)."""
+
+    def __init__(self, size: int, dim: int):
+        super().__init__()
+        self.vectors = nn.Parameter(torch.empty(size, dim).uniform_(-1 / size, 1 / size))
+
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Each vector of ``z`` (..., dim) replaced by its nearest codebook vector."""
+        flat = z.reshape(-1, z.shape[-1])
+        index = torch.cdist(flat, self.vectors).argmin(1)
+        return self.vectors[index].reshape(z.shape)
+
+
 OBJECTIVES: dict[str, type[Objective]] = {
-    o.kind: o for o in (Objective, Denoising, SparseL1, SparseKL, Variational)
+    o.kind: o for o in (Objective, Denoising, SparseL1, SparseKL, Variational, VectorQuantized)
 }
 
 
