@@ -261,3 +261,8 @@ def test_vector_quantized_codings_are_codebook_vectors():
     out.loss.backward()  # straight through the quantisation: the encoder learns too
     assert model.encoder[0].weight.grad.abs().sum() > 0 and codebook.grad.abs().sum() > 0
     assert not model.generative
+
+
+def test_greedy_training_on_colour_images(rgb_folder, tmp_path):
+    run = ae.train_greedy("stacked", str(rgb_folder), tmp_path / "g", epochs=1, progress=False)
+    assert run.config.model.input_shape == (3, 32, 32) and len(run.history) == 1

@@ -149,8 +149,14 @@ def train_greedy(preset: str | None = "stacked", data: Dataset | str | Path | No
     """
     import tempfile
 
+    if distributed.world_size_from_env() > 1:  # each rank would train its phases elsewhere
+        raise ConfigError("greedy layer-wise training runs in one process, not under torchrun")
+    if not isinstance(data, Dataset):  # once, not once a phase
+        data = load_dataset(data, options.get("data_dir")) if data is not None else None
     chosen = get_preset(preset) if preset else None
     full = _model_config(chosen.model if chosen else None, model)
+    if data is not None and tuple(full.input_shape) != data.image_shape:
+        full = dataclasses.replace(full, input_shape=data.image_shape)  # as train() would
     base = training or (chosen.training if chosen else TrainingConfig())
     phases, previous, done = greedy_phases(full), None, []
     with tempfile.TemporaryDirectory() as tmp:
