@@ -266,3 +266,29 @@ def test_vector_quantized_codings_are_codebook_vectors():
 def test_greedy_training_on_colour_images(rgb_folder, tmp_path):
     run = ae.train_greedy("stacked", str(rgb_folder), tmp_path / "g", epochs=1, progress=False)
     assert run.config.model.input_shape == (3, 32, 32) and len(run.history) == 1
+
+
+def test_review_fixes(tiny_data, tiny_npz, tmp_path, capsys):
+    """Pretraining from a VQ run; greedy honours the seed; resume cuts a Dataset to the run's
+    sizes; --resume refuses what it cannot change."""
+    from autoencode.models.classifier import Classifier
+
+    vq = build_model(ae.get_preset("vq").model)
+    classifier = Classifier.from_autoencoder(vq, 4)
+    assert classifier(torch.rand(2, 1, 28, 28)).logits.shape == (2, 4)
+
+    a, b = (ae.train_greedy("stacked", tiny_data, tmp_path / f"g{s}", epochs=1, seed=s,
+                            progress=False) for s in (1, 2))  # fmt: skip
+    assert a.config.training.seed == 1
+    assert not torch.equal(a.model.encoder[1].weight, b.model.encoder[1].weight)
+
+    small = tiny_data.subset(train=20, valid=10)
+    for name in ("r", "r2"):
+        ae.train("stacked", small, tmp_path / name, epochs=1, progress=False)
+    resumed = ae.resume(tmp_path / "r", tiny_data, epochs=2, progress=False)  # cut to 20 / 10
+    as_trained = ae.resume(tmp_path / "r2", small, epochs=2, progress=False)
+    assert resumed.history[-1]["loss"] == as_trained.history[-1]["loss"]
+
+    code = main(["train", "--resume", str(tmp_path / "r"), "--lr", "0.1", "--seed", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "does not take --lr, --seed" in err

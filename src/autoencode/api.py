@@ -71,7 +71,11 @@ def train(  # long: half of it is the signature and the docstring
     torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
     network = build_model(model_config)
     if weights is not None:
-        network.load_state_dict(weights)
+        try:
+            network.load_state_dict(weights)
+        except RuntimeError as e:
+            raise ConfigError(f"{{parameter}} do not fit the model ({str(e).strip().splitlines()[-1].strip()})",
+                              parameter="weights") from None  # fmt: skip
     return _fit(folder, config, network, data, device, threads, progress)
 
 
@@ -107,9 +111,9 @@ def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
     config = folder.read_config()
     if epochs is not None:
         config.training = config.training.with_overrides(epochs=epochs)
-    if not isinstance(data, Dataset):  # the run's own data, or other data cut to its sizes
+    if not isinstance(data, Dataset):
         data = load_dataset(data if data is not None else config.data, data_dir)
-        data = data.subset(config.data.train_size, config.data.valid_size)
+    data = data.subset(config.data.train_size, config.data.valid_size)  # the sizes it trained on
     model = folder.build_model(config)
     tensors, meta = folder.read_checkpoint(model)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -157,7 +161,12 @@ def train_greedy(preset: str | None = "stacked", data: Dataset | str | Path | No
     full = _model_config(chosen.model if chosen else None, model)
     if data is not None and tuple(full.input_shape) != data.image_shape:
         full = dataclasses.replace(full, input_shape=data.image_shape)  # as train() would
-    base = training or (chosen.training if chosen else TrainingConfig())
+    settings = {f.name for f in dataclasses.fields(TrainingConfig)}
+    base = (training or (chosen.training if chosen else TrainingConfig())).with_overrides(
+        **{k: options.pop(k) for k in list(options) if k in settings}
+    )  # the seed among them: it draws every phase's initial weights
+    out = Path(out) if out is not None else default_run_path(preset or full.kind)
+    RunFolder(out).create(options.get("overwrite", False))  # before any phase trains
     phases, previous, done = greedy_phases(full), None, []
     with tempfile.TemporaryDirectory() as tmp:
         for i, config in enumerate(phases, 1):

@@ -27,6 +27,7 @@ from autoencode.io import load_tensors, save_tensors
 from autoencode.models.base import Output
 from autoencode.models.layers import Conv, Dense
 from autoencode.training.config import TrainingConfig
+from autoencode.training.device import resolve_device
 from autoencode.training.setup import fit, make_trainer
 
 
@@ -94,7 +95,7 @@ def feature_classifier(data: Dataset, config: FeatureNetConfig = FeatureNetConfi
     if path.is_file():
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         weights, meta = load_tensors(path, expected)
-        net.to_empty(device="cpu").load_state_dict(weights)
+        net.to_empty(device=resolve_device(device)).load_state_dict(weights)
     else:
         torch.manual_seed(config.seed)
         net = FeatureNet(config, data.image_shape, classes)

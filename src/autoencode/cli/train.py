@@ -53,6 +53,8 @@ def run(args) -> int:
     common = {"device": args.device, "threads": args.threads, "progress": not args.quiet,
               "data_dir": args.data_dir}  # fmt: skip
     out = args.resume or args.out or default_run_path(args.preset)
+    if args.resume:
+        check_resume_options(args)
     try:
         if args.resume:
             result = resume(args.resume, args.data, epochs=args.epochs, **common)
@@ -67,8 +69,9 @@ def run(args) -> int:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
         return 130
-    world = distributed.current()
-    distributed.leave()
+    finally:
+        world = distributed.current()
+        distributed.leave()
     if not world.main:
         return 0
     last = result.history[-1]
@@ -76,3 +79,17 @@ def run(args) -> int:
           + (f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""))  # fmt: skip
     print(f"wrote {result.path}")
     return 0
+
+
+# What --resume cannot change: the run continues as it was configured.
+NOT_WITH_RESUME = ("lr", "batch_size", "optimizer", "seed", "train_size", "valid_size", "model",
+                   "overwrite", "greedy", "out")  # fmt: skip
+
+
+def check_resume_options(args) -> None:
+    from autoencode.cli.main import UsageError
+
+    given = [f"--{name.replace('_', '-')}" for name in NOT_WITH_RESUME if getattr(args, name)]
+    if given:
+        raise UsageError(f"train: --resume continues the run as it was configured; it does not "
+                         f"take {', '.join(given)} (only --epochs, --data, --device, --threads)")  # fmt: skip

@@ -61,9 +61,7 @@ class ComposedAutoencoder(Autoencoder):
         return self.objective.code(self.head, self.encoder(x), sample=False)[0]
 
     def encoder_network(self) -> nn.Module:
-        if self.head is None:
-            return self.encoder
-        return nn.Sequential(self.encoder, nn.Flatten(), self.head.mean)  # the codings' mean
+        return self.objective.encoder_network(self.encoder, self.head)
 
     def forward(self, x: torch.Tensor) -> Output:
         seen = self.objective.corrupt(x) if self.training else x

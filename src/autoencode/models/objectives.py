@@ -57,6 +57,10 @@ class Objective:
         """The codings' shape (per example), from the encoder's output shape."""
         return features
 
+    def encoder_network(self, encoder: nn.Module, head: nn.Module | None) -> nn.Module:
+        """The layers from image to codings as one module (what pretraining copies)."""
+        return encoder
+
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         """The input the encoder sees in training (the image itself, unless denoising)."""
         return x
@@ -153,6 +157,9 @@ class Variational(Objective):
     def codings_shape(self, features: tuple[int, ...]) -> tuple[int, ...]:
         return (self.codings,)
 
+    def encoder_network(self, encoder, head):
+        return nn.Sequential(encoder, nn.Flatten(), head.mean)  # the codings' mean
+
     def code(self, head, h, sample):
         mean, log_var = head(h.flatten(1))
         z = mean + torch.exp(log_var / 2) * torch.randn_like(mean) if sample else mean
@@ -201,6 +208,9 @@ class VectorQuantized(Objective):
     def head(self, features: tuple[int, ...]) -> nn.Module:
         return Codebook(self.codebook_size, features[0])  # (units,) or (channels, h, w)
 
+    def encoder_network(self, encoder, head):
+        return nn.Sequential(encoder, Quantize(head))
+
     def code(self, head, h, sample):
         vectors = h if h.ndim == 2 else h.movedim(1, -1)  # (N, D) or (N, h, w, C)
         e = head.nearest(vectors)
@@ -227,6 +237,19 @@ class Codebook(nn.Module):
         flat = z.reshape(-1, z.shape[-1])
         index = torch.cdist(flat, self.vectors).argmin(1)
         return self.vectors[index].reshape(z.shape)
+
+
+class Quantize(nn.Module):
+    """An encoder's output snapped to its codebook (a VQ model's codings, as one module)."""
+
+    def __init__(self, codebook: Codebook):
+        super().__init__()
+        self.codebook = codebook
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if h.ndim == 2:
+            return self.codebook.nearest(h)
+        return self.codebook.nearest(h.movedim(1, -1)).movedim(-1, 1)
 
 
 OBJECTIVES: dict[str, type[Objective]] = {

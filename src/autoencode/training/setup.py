@@ -16,7 +16,7 @@ from autoencode.training import distributed
 from autoencode.training.callbacks import Callback, ProgressBar
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import auto_threads, resolve_device
-from autoencode.training.trainer import Trainer, stream_seed
+from autoencode.training.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,6 @@ def place(model: Trainable, config: TrainingConfig, device: str = "auto",
 
         ids = [chosen.index] if chosen.type == "cuda" else None
         network = DistributedDataParallel(model, device_ids=ids)  # broadcasts rank 0's weights
-        torch.manual_seed(stream_seed(config.seed, f"rank {world.rank}"))  # own sampling noise
     return Placement(world, chosen, threads or auto_threads(model, config.batch_size)), network
 
 

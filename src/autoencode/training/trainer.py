@@ -128,6 +128,10 @@ class Trainer:
 
     def _train_epoch(self, tensors: list[torch.Tensor]) -> dict:
         self.model.train()
+        if self.world.size > 1:  # each rank its own sampling noise, from (seed, rank, epoch)
+            torch.manual_seed(
+                stream_seed(self.config.seed, f"rank {self.world.rank} epoch {self.epoch}")
+            )
         images, targets = tensors[0], tensors[1:]
         epoch_order = torch.randperm(len(images), generator=self.shuffle)
         order = distributed.shard(epoch_order, self.world).to(self.device)  # this process's share
