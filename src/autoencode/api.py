@@ -170,17 +170,22 @@ def train_greedy(preset: str | None = "stacked", data: Dataset | str | Path | No
     phases, previous, done = greedy_phases(full), None, []
     with tempfile.TemporaryDirectory() as tmp:
         for i, config in enumerate(phases, 1):
-            last = i == len(phases)
-            torch.manual_seed(base.seed)
-            fresh = build_model(config)
-            frozen = _copy_trained_layers(previous, fresh) if previous is not None else ()
-            run = train(preset, data, out if last else Path(tmp) / f"phase-{i}", model=config,
-                        training=base, weights=fresh.state_dict(),
-                        **{**options, "freeze": frozen})  # fmt: skip
+            where = out if i == len(phases) else Path(tmp) / f"phase-{i}"
+            run, frozen = _greedy_phase(preset, data, where, config, base, previous, options)
             previous = run.model
             done.append({"phase": i, "frozen": list(frozen), **run.history[-1]})
     run.folder.record("training", {"greedy_phases": done})
     return load_run(run.path, run.device)
+
+
+def _greedy_phase(preset, data, out, config, training, previous, options) -> tuple[Run, tuple]:
+    """One phase: the layers of the phase before copied in and frozen, the new ones fresh."""
+    torch.manual_seed(training.seed)
+    fresh = build_model(config)
+    frozen = _copy_trained_layers(previous, fresh) if previous is not None else ()
+    run = train(preset, data, out, model=config, training=training, weights=fresh.state_dict(),
+                **{**options, "freeze": frozen})  # fmt: skip
+    return run, frozen
 
 
 def greedy_phases(config: ModelConfig) -> list[ModelConfig]:

@@ -234,9 +234,10 @@ class Codebook(nn.Module):
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Each vector of ``z`` (..., dim) replaced by its nearest codebook vector."""
-        flat = z.reshape(-1, z.shape[-1])
-        index = torch.cdist(flat, self.vectors).argmin(1)
-        return self.vectors[index].reshape(z.shape)
+        # squared distances as |z|² - 2 z·e + |e|² (cdist picks its method by the batch size,
+        # which the ONNX exporter cannot follow); |z|² is the same for every e, so left out
+        scores = self.vectors.square().sum(1) - 2 * z @ self.vectors.T  # (..., size)
+        return self.vectors[scores.argmin(-1)]
 
 
 class Quantize(nn.Module):
