@@ -69,14 +69,20 @@ def train(  # long: half of it is the signature and the docstring
     distributed.barrier(world)
     config = RunConfig(model_config, training, data.ref, preset)
     torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
-    network = build_model(model_config)
+    network = _with_weights(build_model(model_config), weights)
+    return _fit(folder, config, network, data, device, threads, progress)
+
+
+def _with_weights(network, weights: dict[str, torch.Tensor] | None):
+    """``network`` with the given initial weights (a state dict); ones that do not fit, an error."""
     if weights is not None:
         try:
             network.load_state_dict(weights)
         except RuntimeError as e:
-            raise ConfigError(f"{{parameter}} do not fit the model ({str(e).strip().splitlines()[-1].strip()})",
+            last = str(e).strip().splitlines()[-1].strip()
+            raise ConfigError(f"{{parameter}} do not fit the model ({last})",
                               parameter="weights") from None  # fmt: skip
-    return _fit(folder, config, network, data, device, threads, progress)
+    return network
 
 
 def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) -> ModelConfig:

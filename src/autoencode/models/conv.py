@@ -26,14 +26,20 @@ class ConvConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.filters:
-            raise ConfigError("filters must name at least one stage")
-        check_sizes("filters", self.filters)
-        check_sizes("kernel_size", (self.kernel_size,))
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd and positive, got {self.kernel_size}")
-        check_activation(self.activation)
+        check_conv_stages(self.filters, self.kernel_size, self.activation)
         decoder_paddings(self.input_shape[1:], len(self.filters))
+
+
+def check_conv_stages(filters: tuple[int, ...], kernel_size: int, activation: str,
+                      name: str = "filters") -> None:  # fmt: skip
+    """Convolution stages a config may ask for: at least one, sizes in range, an odd kernel."""
+    if not filters:
+        raise ConfigError(f"{name} must name at least one stage")
+    check_sizes(name, filters)
+    check_sizes("kernel_size", (kernel_size,))
+    if kernel_size % 2 == 0:
+        raise ConfigError(f"kernel_size must be odd, got {kernel_size}")
+    check_activation(activation)
 
 
 def stage_sizes(hw: tuple[int, int], stages: int) -> list[tuple[int, int]]:

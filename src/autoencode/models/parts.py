@@ -18,6 +18,7 @@ from torch import nn
 from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models.base import check_sizes
+from autoencode.models.conv import check_conv_stages
 from autoencode.models.layers import ACTIVATIONS, Conv, ConvTranspose, Dense, check_activation
 
 
@@ -66,13 +67,7 @@ class ConvEncoder:
 
     def __post_init__(self):
         typed.check_fields(self)
-        if not self.filters:
-            raise ConfigError("encoder filters must name at least one stage")
-        check_sizes("encoder filters", self.filters)
-        check_sizes("kernel_size", (self.kernel_size,))
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
-        check_activation(self.activation)
+        check_conv_stages(self.filters, self.kernel_size, self.activation, "encoder filters")
         if self.downsample not in ("pool", "stride"):
             raise ConfigError(f"downsample must be pool or stride, got {self.downsample!r}")
 
