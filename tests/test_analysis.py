@@ -125,6 +125,10 @@ def test_map_command(runs, capsys):
     assert code == 0, err
     plain = read_png(runs / "conv" / "plain.png", 400, 300)
     assert plain.shape == with_thumbnails.shape and not np.array_equal(plain, with_thumbnails)
+    code, _, err = cli(capsys, "map", runs / "conv", "--method", "pca", "--split", "test")
+    assert code == 0, err  # beside the validation split's map, not over it
+    assert np.load(runs / "conv" / "figures" / "map_pca_test.npy").shape == (40, 2)
+    assert np.load(runs / "conv" / "figures" / "map_pca.npy").shape == (60, 2)
     code, _, err = cli(capsys, "map", runs / "conv", "--method", "isomap")
     assert (
         code == 2

@@ -132,6 +132,14 @@ def test_map(runs, tmp_path, capsys):
     assert metrics["maps"]["pca_valid"]["trustworthiness"] == api["trustworthiness"]
 
 
+def test_explore(runs, tmp_path, capsys):
+    api = ae.explore(runs / "stacked", split="test", method="pca", out=tmp_path / "a.html")
+    out = cli(capsys, "explore", runs / "stacked", "--split", "test", "--method", "pca",
+              "--out", tmp_path / "b.html")  # fmt: skip
+    assert api.read_text() == (tmp_path / "b.html").read_text()
+    assert out.startswith(f"wrote {tmp_path / 'b.html'} (")
+
+
 def test_evaluate(runs, capsys):
     card = ae.evaluate(runs / "stacked", baselines=False, record=False)
     cli(capsys, "evaluate", runs / "stacked", "--no-baselines")

@@ -205,7 +205,9 @@ def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
     assert figures >= {"stacked/figures/reconstructions.png", "stacked/figures/map_tsne.png",
                        "conv/figures/reconstructions.png", "vae/figures/samples.png",
                        "vae/figures/interpolation.png"}  # fmt: skip
-    assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
+    for run in ("stacked", "conv", "vae"):  # a report per run, linking the run's explorer page
+        assert (out_dir / run / "explore.html").is_file()
+        assert 'href="explore.html"' in (out_dir / run / "report.html").read_text()
     # 500 labels asked for, 64 training images: all of them, said so
     assert "pretraining with all 64 training labels" in out
     assert "64" in json.loads((out_dir / "stacked" / "metrics.json").read_text())["pretraining"]

@@ -52,6 +52,7 @@ _EXPORTS = {  # public name: (module, name there)
     "save_figure": ("autoencode.figures", "save_figure"),
     "history_figure": ("autoencode.figures", "history_figure"),
     "write_report": ("autoencode.report", "write_report"),
+    "explore": ("autoencode.explore", "explore"),
     "export_onnx": ("autoencode.export", "export_onnx"),
     "embed": ("autoencode.analysis.embedding", "embed"),
     "map_codings": ("autoencode.analysis.embedding", "map_codings"),

@@ -7,6 +7,7 @@ The CLI's ``reconstruct``, ``generate``, ``interpolate``, ``embed`` and ``map`` 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,8 @@ def save_codings(run: Run | str | Path, data: Dataset | str | None = None, *,
 def save_map(run: Run | str | Path, data: Dataset | str | None = None, *, method: str = "tsne",
              split: str = "valid", seed: int = 42, thumbnails: bool = False,
              out: str | Path | None = None, data_dir=None) -> dict:  # fmt: skip
-    """A 2-D map of a split's codings, coloured by class (default RUN/figures/map_<method>.png),
+    """A 2-D map of a split's codings, coloured by class (default RUN/figures/map_<method>.png
+    for the validation split, map_<method>_<split>.png for another),
     its coordinates beside it as ``.npy``, and its trustworthiness (k = 10) recorded in
     metrics.json (section ``maps``). Returns the map's numbers and both paths."""
     check_map_method(method)  # before any work
@@ -96,14 +98,21 @@ def save_map(run: Run | str | Path, data: Dataset | str | None = None, *, method
     dataset = run_data(run, data, data_dir)
     chosen = dataset.split(split)
     result = codings_map(run, chosen, method, seed)
-    png = Path(out or run.folder.figure(f"map_{method}"))
+    png = Path(
+        out or run.folder.figure(f"map_{method}" + ("" if split == "valid" else f"_{split}"))
+    )
     title = f"{method} map of the {split} codings ({run.config.name})"
     figure = map_figure(result["coords"], chosen.labels, dataset.class_names,
                         chosen.images if thumbnails else None, title)  # fmt: skip
     save_figure(figure, png)
     coords = write_npy(png.with_suffix(".npy"), result["coords"])
     scores = {"trustworthiness": result["trustworthiness"], "seconds": result["seconds"]}
-    run.folder.record("maps", scores, key=f"{method}_{split}")
+    record = dict(scores)
+    if data is None and coords.resolve().is_relative_to(run.path.resolve()):
+        # where the coordinates are, so that `explore` can reuse them while they are unchanged
+        record["coords"] = str(coords.resolve().relative_to(run.path.resolve()))
+        record["coords_sha256"] = hashlib.sha256(coords.read_bytes()).hexdigest()
+    run.folder.record("maps", record, key=f"{method}_{split}")
     return {**scores, "points": len(chosen), "figure": png, "coords": coords}
 
 

@@ -59,6 +59,12 @@ def render_report(run: Run | str | Path) -> str:
         history_figure(run.history).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         parts.append(_png(buffer.getvalue(), "loss per epoch"))
     parts.append(_table(run.history))
+    pages = sorted(run.path.glob("explore*.html"))  # autoencode explore's, beside this report
+    if pages:
+        parts += ["<h2>Explore the codings</h2>", "<ul>"] + [
+            f'<li><a href="{html.escape(p.name)}">{html.escape(p.name)}</a>: the map of every '
+            "point, neighbours in coding space, a decoder in the page</li>" for p in pages
+        ] + ["</ul>"]  # fmt: skip
     parts += ["<h2>Metrics</h2>", f"<pre>{html.escape(json.dumps(metrics, indent=2))}</pre>"]
     figures = sorted(run.figures.glob("*.png")) if run.figures.is_dir() else []
     parts += ["<h2>Figures</h2>"] + [

@@ -49,7 +49,8 @@ CHECKPOINT = Path("checkpoint") / "last.safetensors"
 METRIC_SECTIONS = {
     "training": "the last finished epoch: epochs, loss, val_loss and each named term",
     "evaluation": "autoencode evaluate: reconstruction and codings scores on the test split",
-    "maps": "autoencode map: seconds and trustworthiness of each map, by <method>_<split>",
+    "maps": "autoencode map: seconds and trustworthiness of each map, and its coordinates' file "
+    "(coords, coords_sha256), by <method>_<split>",
     "pretraining": "autoencode pretrain: test accuracies, by the number of labels",
 }
 

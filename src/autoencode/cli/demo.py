@@ -10,8 +10,9 @@ def add_parser(sub) -> None:
                        description="Train the seed's stacked, convolutional and variational "
                                    "autoencoders on Fashion-MNIST and write every figure of the "
                                    "seed: reconstructions, a t-SNE map of the codings, "
-                                   "pretraining with few labels, generated images, and one "
-                                   "report.html per run. Each step prints the command it runs.")  # fmt: skip
+                                   "pretraining with few labels, generated images, and, per "
+                                   "run, a page to explore the codings (explore.html) and a "
+                                   "report (report.html). Each step prints the command it runs.")  # fmt: skip
     p.add_argument(
         "--out", default="runs/demo", help="folder for the three runs (default runs/demo)"
     )
@@ -34,18 +35,21 @@ def steps(out: str, quick: bool = False, labels: int | None = 500) -> list[list[
         ["train", "--preset", "stacked", "--out", stacked, "--overwrite", *epochs],
         ["reconstruct", stacked],
         ["map", stacked, "--method", "tsne"],
+        ["explore", stacked],  # reuses the map above
         *([["pretrain", stacked, "--labels", str(labels), *pretrain_epochs]] if labels else []),
         ["train", "--preset", "conv", "--out", conv, "--overwrite", *epochs],
         ["reconstruct", conv],
+        ["explore", conv],
         ["train", "--preset", "vae", "--out", vae, "--overwrite", *epochs],
         ["generate", vae, "-n", "12"],
         ["interpolate", vae, "--between", "0", "1", "--steps", "8"],
+        ["explore", vae],
         *(["report", run] for run in (stacked, conv, vae)),
     ]
 
 
 # the options each command takes that the demo passes on
-TAKES_DATA = {"train", "reconstruct", "map", "pretrain", "interpolate"}
+TAKES_DATA = {"train", "reconstruct", "map", "explore", "pretrain", "interpolate"}
 TAKES_DEVICE = {"train", "pretrain"}
 
 
@@ -76,5 +80,6 @@ def run(args) -> int:
         code = main(argv)
         if code:
             return code
-    print(f"figures: {args.out}/*/figures/*.png; one page per run: {args.out}/*/report.html")
+    print(f"figures: {args.out}/*/figures/*.png; one report per run: {args.out}/*/report.html, "
+          f"and a page to explore its codings: {args.out}/*/explore.html")  # fmt: skip
     return 0

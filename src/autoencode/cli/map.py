@@ -7,7 +7,8 @@ from autoencode.cli.options import add_data_options
 
 def add_parser(sub) -> None:
     p = sub.add_parser("map", help="draw a 2-D map of the codings (t-SNE, UMAP, PCA)",
-                       description="Write RUN/figures/map_<method>.png and the 2-D coordinates "
+                       description="Write RUN/figures/map_<method>.png (map_<method>_<split>.png "
+                                   "for another split than valid) and the 2-D coordinates "
                                    "beside it (map_<method>.npy); prints the map's "
                                    "trustworthiness (k = 10).")  # fmt: skip
     p.add_argument("run_folder", metavar="RUN")
@@ -15,7 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--split", default="valid", choices=["train", "valid", "test", "all"])
     p.add_argument("--thumbnails", action="store_true", help="draw images at spread-out points")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", help="PNG path (default RUN/figures/map_<method>.png)")
+    p.add_argument("--out", help="PNG path (default RUN/figures/map_<method>.png; "
+                                "map_<method>_<split>.png for another split than valid)")  # fmt: skip
     add_data_options(p)
     p.set_defaults(run=run)
 

@@ -1,0 +1,289 @@
+"""``autoencode explore``: the page, opened in a real headless Chromium (Debian's chromium and
+chromium-driver, driven by Selenium), checked against the Python model it was written from."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import autoencode as ae
+from autoencode.cli.main import main
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+FLAGS = [  # as the machine's own check starts it: no background connections, a fresh profile
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,900",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None
+    if webdriver is None or not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):  # .ci/run installs them: missing there is a failure
+            pytest.fail("the page tests need chromium, chromium-driver and selenium")
+        pytest.skip("needs Debian's chromium and chromium-driver, and selenium ([dev] extra)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Tiny stacked and conv runs on labelled data, and a stacked run on images without labels."""
+    from conftest import synthetic_images
+
+    folder = tmp_path_factory.mktemp("explore")
+    images, labels = synthetic_images(160)
+    labelled, unlabelled = folder / "tiny.npz", folder / "images.npy"
+    np.savez(labelled, x_train=images[60:], y_train=labels[60:], x_valid=images[:60],
+             y_valid=labels[:60], class_names=np.array(["a", "b", "c", "d"]))  # fmt: skip
+    np.save(unlabelled, images)
+    for name, preset, data in [("stacked", "stacked", labelled), ("conv", "conv", labelled),
+                               ("unlabelled", "stacked", unlabelled)]:  # fmt: skip
+        ae.train(preset, str(data), folder / name, epochs=1, batch_size=16, progress=False)
+    return folder
+
+
+def open_page(browser, path: Path) -> dict:
+    """Load the page and wait until it is ready; returns its console messages and the requests
+    it made, besides the page itself."""
+    browser.get_log("browser"), browser.get_log("performance")  # forget the previous page's
+    browser.get(path.as_uri())
+    error = browser.execute_async_script(
+        "const done = arguments[0]; explore.ready.then(() => done(null), (e) => done(String(e)));"
+    )
+    assert error is None, error
+    events = [json.loads(entry["message"])["message"] for entry in browser.get_log("performance")]
+    requests = [e["params"]["request"]["url"] for e in events
+                if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+    return {"console": browser.get_log("browser"),
+            "requests": [url for url in requests if url != path.as_uri()]}  # fmt: skip
+
+
+def mouse(browser, kind: str, x: float, y: float, **extra) -> None:
+    """A real input event at client coordinates (through the DevTools protocol)."""
+    event = {"type": kind, "x": x, "y": y, **extra}
+    if kind in ("mousePressed", "mouseReleased"):
+        event |= {"button": "left", "clickCount": 1}
+    elif extra.get("buttons"):  # a drag
+        event |= {"button": "left"}
+    browser.execute_cdp_cmd("Input.dispatchMouseEvent", event)
+
+
+def click(browser, x: float, y: float) -> None:
+    mouse(browser, "mouseMoved", x, y)
+    mouse(browser, "mousePressed", x, y)
+    mouse(browser, "mouseReleased", x, y)
+
+
+def canvas_pixels(browser, element_id: str) -> np.ndarray:
+    """A canvas' pixels (H, W, 4) as the page drew them."""
+    data = browser.execute_script(
+        "const c = document.getElementById(arguments[0]);"
+        "return [c.height, c.width, Array.from(c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data)];",
+        element_id,
+    )
+    return np.array(data[2], dtype=np.uint8).reshape(data[0], data[1], 4)
+
+
+def page_meta(page: Path) -> dict:
+    """What the page knows of its run, read back from its HTML."""
+    text = page.read_text()
+    start = text.index('id="meta">') + len('id="meta">')
+    return json.loads(text[start : text.index("</script>", start)])
+
+
+def codings_of(run_path: Path, split: str = "valid") -> tuple[ae.Run, np.ndarray, np.ndarray]:
+    run = ae.load_run(run_path)
+    images = run.load_dataset().split(split).images
+    return run, images, ae.embed(run, images)
+
+
+def python_decode(run, codings: np.ndarray) -> np.ndarray:
+    shape = run.model.encode(torch.zeros(1, *run.config.model.input_shape)).shape[1:]
+    with torch.inference_mode():
+        z = torch.from_numpy(codings.astype(np.float32)).reshape(len(codings), *shape)
+        return run.model.eval().decode(z).reshape(len(codings), -1).numpy()
+
+
+def test_the_page_works_offline_and_draws_every_point(browser, runs):
+    page = ae.explore(runs / "stacked", method="pca")
+    assert page == runs / "stacked" / "explore.html"
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text and "<link" not in text
+    seen = open_page(browser, page)
+    assert seen["console"] == [] and seen["requests"] == []
+    assert browser.execute_script("return explore.drawn") == 60  # the validation split
+    assert "60 points" in browser.find_element("id", "status").text
+
+
+def test_hover_shows_the_thumbnail_of_the_point_under_the_cursor(browser, runs):
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    _, images, _ = codings_of(runs / "stacked")
+    where = np.array(browser.execute_script("return [...Array(60).keys()].map(explore.screenOf)"))
+    gaps = np.linalg.norm(where[:, None] - where[None], axis=-1) + np.eye(60) * 1e9
+    i = int(gaps.min(axis=1).argmax())  # the point farthest from any other
+    mouse(browser, "mouseMoved", *where[i])
+    assert browser.execute_script("return explore.hovered") == i
+    assert browser.find_element("id", "tip").is_displayed()
+    pixels = canvas_pixels(browser, "tip-image")
+    np.testing.assert_array_equal(pixels[..., 0], 255 - images[i])  # dark ink on white
+    assert f"#{i}" in browser.find_element("id", "tip-text").text
+
+
+def test_the_page_decodes_as_the_python_decoder(browser, runs):
+    for name in ("stacked", "conv"):  # dense layers; transposed convolutions, codings 64×3×3
+        open_page(browser, ae.explore(runs / name, method="pca"))
+        run, _, codings = codings_of(runs / name)
+        z = np.random.default_rng(0).normal(size=(5, codings.shape[1])).astype(np.float32)
+        z[:2] = codings[:2]
+        page = np.array(
+            browser.execute_script("return arguments[0].map(explore.decode)", z.tolist())
+        )
+        assert np.abs(page - python_decode(run, z)).max() < 1e-4, name
+
+
+def test_a_click_shows_neighbours_in_coding_space_and_the_reconstruction(browser, runs):
+    open_page(browser, ae.explore(runs / "conv", method="pca"))
+    run, images, codings = codings_of(runs / "conv")
+    assert codings.shape == (60, 576)  # conv codings, flattened
+    i = 7
+    click(browser, *browser.execute_script(f"return explore.screenOf({i})"))
+    selected = browser.execute_script("return explore.selected")
+    distances = torch.cdist(torch.from_numpy(codings), torch.from_numpy(codings))[selected]
+    distances[selected] = float("inf")
+    expected = distances.argsort()[:8].tolist()
+    shown = [int(f.get_attribute("data-index"))
+             for f in browser.find_elements("css selector", "#neighbours figure")]  # fmt: skip
+    assert shown == expected
+    reconstruction = canvas_pixels(browser, "reconstruction")[..., 0].astype(int)
+    want = 255 - np.round(255 * run.reconstruct(images[selected : selected + 1])[0]).astype(int)
+    assert np.abs(reconstruction - want).max() <= 1
+
+
+def test_a_slider_move_changes_the_decoded_image(browser, runs):
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    browser.execute_script("explore.select(3)")
+    before = canvas_pixels(browser, "decoded")
+    slider = browser.find_element("css selector", "#sliders input")
+    browser.execute_script("arguments[0].scrollIntoView()", slider)
+    box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", slider)
+    low, high, value = (float(slider.get_attribute(a)) for a in ("min", "max", "value"))
+    y, thumb = box["y"] + box["height"] / 2, box["x"] + box["width"] * (value - low) / (high - low)
+    end = box["x"] + 3 if value > (low + high) / 2 else box["x"] + box["width"] - 3  # the far end
+    mouse(browser, "mouseMoved", thumb, y)
+    mouse(browser, "mousePressed", thumb, y)
+    mouse(browser, "mouseMoved", (thumb + end) / 2, y, buttons=1)  # a drag, in two moves
+    mouse(browser, "mouseMoved", end, y, buttons=1)
+    mouse(browser, "mouseReleased", end, y)
+    moved = float(browser.execute_script("return arguments[0].value", slider))
+    assert abs(moved - value) > (high - low) / 3
+    assert not np.array_equal(before, canvas_pixels(browser, "decoded"))
+
+
+def test_a_click_on_empty_space_decodes_there(browser, runs):
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    box = browser.execute_script(
+        "return document.getElementById('map').getBoundingClientRect().toJSON()"
+    )
+    where = np.array(browser.execute_script("return [...Array(60).keys()].map(explore.screenOf)"))
+    spots = [(box["x"] + 5 + 10 * a, box["y"] + 5 + 10 * b) for a in range(30) for b in range(30)]
+    empty = max(spots, key=lambda s: np.linalg.norm(where - s, axis=1).min())
+    click(browser, *empty)
+    assert browser.execute_script("return explore.selected") == -1
+    assert "interpolated from the 8 nearest" in browser.find_element("id", "decode-text").text
+    assert canvas_pixels(browser, "decoded")[..., 0].std() > 0
+
+
+def test_legend_find_and_csv_of_the_selection(browser, runs, tmp_path):
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    labels = ae.load_run(runs / "stacked").load_dataset().valid.labels
+    legend = browser.find_elements("css selector", "#legend button")
+    assert [b.text.split(" (")[0] for b in legend] == ["a", "b", "c", "d"]
+    legend[1].click()  # hide class b
+    assert browser.execute_script("return explore.drawn") == 60 - int((labels == 1).sum())
+    legend = browser.find_elements("css selector", "#legend button")
+    legend[1].click()
+    browser.find_element("id", "find-index").send_keys("12\n")
+    assert browser.execute_script("return explore.selected") == 12
+    browser.find_element("id", "select-neighbours").click()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(tmp_path)})  # fmt: skip
+    browser.find_element("id", "download").click()
+    csv = wait_for(tmp_path / "stacked_valid_selection.csv")
+    rows = np.genfromtxt(csv, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    assert len(rows) == 9 and 12 in rows["index"] and rows.dtype.names[:5] == (
+        "index", "label", "class", "x", "y")  # fmt: skip
+    _, _, codings = codings_of(runs / "stacked")
+    first = rows[0]
+    np.testing.assert_allclose(
+        [first[f"z{t}"] for t in range(30)], codings[first["index"]], rtol=1e-6
+    )
+
+
+def wait_for(path: Path, seconds: float = 10) -> Path:
+    import time
+
+    end = time.monotonic() + seconds
+    while not path.is_file() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert path.is_file(), f"{path} was not downloaded"
+    return path
+
+
+def test_a_run_without_labels_gives_one_colour(browser, runs):
+    seen = open_page(browser, ae.explore(runs / "unlabelled", method="pca"))
+    assert seen["console"] == []
+    assert browser.execute_script("return explore.meta.classes") is None
+    assert browser.find_element("id", "legend").text == "no labels: one colour"
+    assert browser.execute_script("return explore.drawn") == 16  # 10% of 160 held out
+
+
+def test_the_map_of_autoencode_map_is_reused_while_unchanged(runs, tmp_path):
+    result = ae.save_map(runs / "stacked", method="pca")
+    assert page_meta(ae.explore(runs / "stacked", method="pca"))["mapFrom"] == (
+        "figures/map_pca.npy (autoencode map)")  # fmt: skip
+    np.save(result["coords"], np.load(result["coords"])[::-1].copy())  # changed since
+    assert page_meta(ae.explore(runs / "stacked", method="pca"))["mapFrom"] == "drawn for this page"
+
+
+def test_any_label_values_become_classes(runs, tmp_path):
+    """Labels are whatever a file holds (negative, huge): each distinct value is one class."""
+    run = ae.load_run(runs / "stacked")
+    images = run.load_dataset().valid.images[:12]
+    labels = np.array([-5, 10**12, 3] * 4)
+    data = ae.Dataset("odd", ae.Split(images, labels), ae.Split(images, labels), None, ("x", "y"))
+    meta = page_meta(ae.explore(run, data, method="pca", out=tmp_path / "p.html"))
+    assert meta["classes"] == ["-5", "3", "1000000000000"]
+    assert meta["labelValues"] == [-5, 3, 10**12]
+
+
+def test_bad_input_is_one_line(runs, tmp_path, capsys):
+    assert main(["explore", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing" in err
+    assert main(["explore", str(runs / "stacked"), "--method", "mds"]) == 2
+    assert "--method" in capsys.readouterr().err
+
+
+def test_the_report_links_the_page(runs):
+    ae.explore(runs / "stacked", method="pca")
+    assert 'href="explore.html"' in ae.write_report(runs / "stacked").read_text()
