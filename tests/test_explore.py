@@ -93,6 +93,12 @@ def click(browser, x: float, y: float) -> None:
     mouse(browser, "mouseReleased", x, y)
 
 
+def next_frame(browser) -> None:
+    browser.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));"
+    )
+
+
 def canvas_pixels(browser, element_id: str) -> np.ndarray:
     """A canvas' pixels (H, W, 4) as the page drew them."""
     data = browser.execute_script(
@@ -149,6 +155,50 @@ def test_hover_shows_the_thumbnail_of_the_point_under_the_cursor(browser, runs):
     assert f"#{i}" in browser.find_element("id", "tip-text").text
 
 
+def test_points_are_drawn_where_the_page_says_they_are(browser, runs):
+    """The canvas' pixels match its box (the header cannot squeeze it): at each isolated
+    point's client position, a screenshot shows that point's colour."""
+    import base64
+    import io
+
+    from matplotlib.image import imread
+
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    where = np.array(browser.execute_script("return [...Array(60).keys()].map(explore.screenOf)"))
+    gaps = np.linalg.norm(where[:, None] - where[None], axis=-1) + np.eye(60) * 1e9
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"]
+    pixels = imread(io.BytesIO(base64.b64decode(shot)))[..., :3]
+    labels = ae.load_run(runs / "stacked").load_dataset().valid.labels
+    tab10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    isolated = np.flatnonzero(gaps.min(axis=1) > 8)
+    assert len(isolated) >= 5
+    for i in isolated:
+        x, y = where[i].round().astype(int)
+        colour = [int(tab10[labels[i]][k : k + 2], 16) / 255 for k in (1, 3, 5)]
+        np.testing.assert_allclose(pixels[y, x], colour, atol=2 / 255, err_msg=f"point {i}")
+
+
+def test_selection_by_shift_click(browser, runs):
+    open_page(browser, ae.explore(runs / "stacked", method="pca"))
+    state = "return [explore.selected, explore.selection.sort((a, b) => a - b)]"
+    browser.execute_script("explore.select(3); explore.select(5, true)")
+    assert browser.execute_script(state) == [5, [3, 5]]
+    browser.execute_script("explore.select(5, true)")  # out again
+    assert browser.execute_script(state) == [3, [3]]
+    browser.execute_script("explore.select(3, true)")
+    assert browser.execute_script(state) == [-1, []]
+    assert not browser.find_element("id", "download").is_enabled()
+
+
+def test_long_class_names_leave_the_map_in_view(browser, runs, tmp_path):
+    run = ae.load_run(runs / "stacked")
+    valid = run.load_dataset().valid
+    names = tuple(f"class {c} " + "very " * 60 + "long" for c in range(4))
+    data = ae.Dataset("long", valid, valid, None, names)
+    open_page(browser, ae.explore(run, data, method="pca", out=tmp_path / "p.html"))
+    assert browser.execute_script("return explore.drawn") == 60
+
+
 def test_the_page_decodes_as_the_python_decoder(browser, runs):
     for name in ("stacked", "conv"):  # dense layers; transposed convolutions, codings 64×3×3
         open_page(browser, ae.explore(runs / name, method="pca"))
@@ -194,6 +244,7 @@ def test_a_slider_move_changes_the_decoded_image(browser, runs):
     mouse(browser, "mouseMoved", (thumb + end) / 2, y, buttons=1)  # a drag, in two moves
     mouse(browser, "mouseMoved", end, y, buttons=1)
     mouse(browser, "mouseReleased", end, y)
+    next_frame(browser)  # the page re-decodes once a frame
     moved = float(browser.execute_script("return arguments[0].value", slider))
     assert abs(moved - value) > (high - low) / 3
     assert not np.array_equal(before, canvas_pixels(browser, "decoded"))
@@ -210,6 +261,7 @@ def test_a_click_on_empty_space_decodes_there(browser, runs):
     click(browser, *empty)
     assert browser.execute_script("return explore.selected") == -1
     assert "interpolated from the 8 nearest" in browser.find_element("id", "decode-text").text
+    assert not browser.find_element("id", "select-neighbours").is_enabled()  # no point: none
     assert canvas_pixels(browser, "decoded")[..., 0].std() > 0
 
 
@@ -263,6 +315,20 @@ def test_the_map_of_autoencode_map_is_reused_while_unchanged(runs, tmp_path):
         "figures/map_pca.npy (autoencode map)")  # fmt: skip
     np.save(result["coords"], np.load(result["coords"])[::-1].copy())  # changed since
     assert page_meta(ae.explore(runs / "stacked", method="pca"))["mapFrom"] == "drawn for this page"
+    ae.save_map(runs / "stacked", method="pca")
+    same_data = ae.explore(runs / "stacked", str(runs / "tiny.npz"), method="pca")
+    assert page_meta(same_data)["mapFrom"].endswith("(autoencode map)")  # the same images
+    other_seed = ae.explore(runs / "stacked", method="pca", seed=7)
+    assert page_meta(other_seed)["mapFrom"] == "drawn for this page"
+
+
+def test_a_map_drawn_before_a_resume_is_not_reused(runs, tmp_path):
+    import shutil
+
+    shutil.copytree(runs / "stacked", tmp_path / "run")
+    ae.save_map(tmp_path / "run", method="pca")
+    ae.resume(tmp_path / "run", epochs=2, progress=False)  # new weights: the codings moved
+    assert page_meta(ae.explore(tmp_path / "run", method="pca"))["mapFrom"] == "drawn for this page"
 
 
 def test_any_label_values_become_classes(runs, tmp_path):
@@ -273,7 +339,11 @@ def test_any_label_values_become_classes(runs, tmp_path):
     data = ae.Dataset("odd", ae.Split(images, labels), ae.Split(images, labels), None, ("x", "y"))
     meta = page_meta(ae.explore(run, data, method="pca", out=tmp_path / "p.html"))
     assert meta["classes"] == ["-5", "3", "1000000000000"]
-    assert meta["labelValues"] == [-5, 3, 10**12]
+    assert meta["labelValues"] == ["-5", "3", "1000000000000"]  # exact, as strings
+    halves = ae.Split(images, np.full(12, 0.5))
+    data = ae.Dataset("halves", halves, halves)
+    with pytest.raises(ae.DataError, match="labels must be whole numbers"):
+        ae.explore(run, data, method="pca", out=tmp_path / "q.html")
 
 
 def test_bad_input_is_one_line(runs, tmp_path, capsys):

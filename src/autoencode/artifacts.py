@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencode.analysis.embedding import check_map_method, embed, write_codings
+from autoencode.analysis.embedding import check_map_method, embed, map_provenance, write_codings
 from autoencode.analysis.evaluation import codings_map, run_data
 from autoencode.data.batches import noisy_images
 from autoencode.data.types import Dataset
@@ -108,10 +108,11 @@ def save_map(run: Run | str | Path, data: Dataset | str | None = None, *, method
     coords = write_npy(png.with_suffix(".npy"), result["coords"])
     scores = {"trustworthiness": result["trustworthiness"], "seconds": result["seconds"]}
     record = dict(scores)
-    if data is None and coords.resolve().is_relative_to(run.path.resolve()):
-        # where the coordinates are, so that `explore` can reuse them while they are unchanged
+    if coords.resolve().is_relative_to(run.path.resolve()):
+        # where the coordinates are and what they were drawn from, for `explore` to reuse them
         record["coords"] = str(coords.resolve().relative_to(run.path.resolve()))
         record["coords_sha256"] = hashlib.sha256(coords.read_bytes()).hexdigest()
+        record |= map_provenance(run, chosen.images, seed)
     run.folder.record("maps", record, key=f"{method}_{split}")
     return {**scores, "points": len(chosen), "figure": png, "coords": coords}
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencode.analysis.embedding import check_map_method, embed, map_codings
+from autoencode.analysis.embedding import check_map_method, embed, map_codings, map_provenance
 from autoencode.analysis.evaluation import run_data
 from autoencode.data.types import Dataset
-from autoencode.errors import AutoencodeError
+from autoencode.errors import AutoencodeError, DataError
 from autoencode.io import write_text
 from autoencode.run import Run, load_run
 
@@ -49,7 +49,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
     dataset = run_data(run, data, data_dir)
     chosen = dataset.split(split)
     codings = embed(run, chosen.images, progress=progress)
-    coords, coords_from = _map(run, data, codings, method, split, seed)
+    coords, coords_from = _map(run, chosen.images, codings, method, split, seed)
     meta = {
         "title": run.path.name, "kind": run.config.model.kind, "preset": run.config.preset,
         "data": dataset.name, "split": split, "method": method, "mapFrom": coords_from,
@@ -74,32 +74,59 @@ def _image_shape(images: np.ndarray) -> tuple[int, int, int]:
 def _classes(dataset: Dataset, labels: np.ndarray) -> tuple[np.ndarray, list[str], list[int]]:
     """The labels as class numbers 0, 1, ... in the order of their values (whatever those are),
     a name per class (the dataset's, else the value), and the value of each class."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind not in "bf" or not np.array_equal(labels, np.round(labels)):
+            raise DataError(f"labels must be whole numbers, got {labels.dtype} values")
+        labels = labels.astype(np.int64)
     values, numbers = np.unique(labels, return_inverse=True)
     names = dataset.class_names or ()
-    return (numbers.astype(np.int32), [names[v] if 0 <= v < len(names) else str(v) for v in values],
-            values.tolist())  # fmt: skip
+    return (
+        numbers.astype(np.int32),
+        [names[v] if 0 <= v < len(names) else str(v) for v in values],
+        [str(v) for v in values],
+    )  # the values as strings: JavaScript's numbers end at 2^53
 
 
 def _codings_array(codings: np.ndarray) -> np.ndarray:
     flat = codings.reshape(len(codings), -1)  # conv codings: (c, h, w) flattened
-    return flat.astype(np.float16 if flat.nbytes > FLOAT32_CODINGS_BYTES else np.float32)
+    if flat.nbytes > FLOAT32_CODINGS_BYTES:
+        half = flat.astype(np.float16)
+        if np.isfinite(half).all():  # none beyond float16's 65,504
+            return half
+    return flat.astype(np.float32)
 
 
-def _map(run: Run, data, codings: np.ndarray, method: str, split: str,
+def _map(run: Run, images: np.ndarray, codings: np.ndarray, method: str, split: str,
          seed: int) -> tuple[np.ndarray, str]:  # fmt: skip
-    """The run's own map of this split when ``autoencode map`` drew one (on the run's data, the
-    file unchanged since), else a new one; with where it came from."""
-    recorded = run.folder.read_metrics().get("maps", {}).get(f"{method}_{split}")
-    if data is None and isinstance(recorded, dict) and "coords" in recorded:
-        path = run.path / str(recorded["coords"])
-        try:
-            same = path.is_file() and recorded.get("coords_sha256") == _sha256(path)
-            coords = np.load(path, allow_pickle=False) if same else None
-        except (OSError, ValueError):  # unreadable: draw the map again
-            coords = None
-        if coords is not None and coords.shape == (len(codings), 2) and coords.dtype.kind == "f":
-            return coords, f"{recorded['coords']} (autoencode map)"
+    """The map ``autoencode map`` drew of these images with these weights and this seed, while
+    its file is unchanged; else a new one. With where it came from."""
+    found = _recorded_map(run, f"{method}_{split}", images, seed)
+    if found is not None and found[0].shape == (len(codings), 2):
+        return found[0], f"{found[1]} (autoencode map)"
     return map_codings(codings, method, seed), "drawn for this page"
+
+
+def _recorded_map(run: Run, key: str, images: np.ndarray,
+                  seed: int) -> tuple[np.ndarray, str] | None:  # fmt: skip
+    """The coordinates recorded under ``key`` in metrics.json, and their file, if they fit."""
+    try:
+        recorded = run.folder.read_metrics().get("maps", {}).get(key)
+        if not isinstance(recorded, dict) or "coords" not in recorded:
+            return None
+        if any(recorded.get(k) != v for k, v in map_provenance(run, images, seed).items()):
+            return None  # other weights (a resumed run), other images or another seed
+        path = run.path / str(recorded["coords"])
+        if not path.is_file() or recorded.get("coords_sha256") != _sha256(path):
+            return None
+        coords = np.load(path, allow_pickle=False)
+    except (AutoencodeError, OSError, ValueError):  # anything unreadable: draw the map again
+        return None
+    if not isinstance(coords, np.ndarray) or coords.dtype.kind != "f" or coords.ndim != 2:
+        if hasattr(coords, "close"):
+            coords.close()  # an .npz
+        return None
+    return coords, str(recorded["coords"])
 
 
 def _sha256(path: Path) -> str:
@@ -107,6 +134,10 @@ def _sha256(path: Path) -> str:
 
 
 # -- the decoder, as layers the page runs -------------------------------------------------------
+
+
+# the activations explore.js computes
+PAGE_ACTIVATIONS = ("linear", "relu", "selu", "elu", "gelu", "tanh", "sigmoid")
 
 
 class _Unsupported(Exception):
@@ -182,13 +213,17 @@ def _layer(module, shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> tup
     base = {"in": list(shape_in), "out": list(shape_out)}
     if isinstance(module, (nn.Flatten, nn.Unflatten)):
         return {"op": "reshape", **base}, {}  # the page keeps arrays flat, in (C, H, W) order
+    if getattr(module, "activation", "linear") not in PAGE_ACTIVATIONS:
+        raise _Unsupported(f"the activation {module.activation!r}")
     if isinstance(module, Dense):
         return {"op": "dense", "act": module.activation, **base}, {
             "weight": module.weight, "bias": module.bias}  # fmt: skip
     if isinstance(module, TiedDense):
         return {"op": "dense", "act": module.activation, **base}, {
             "weight": module._source[0].weight.t(), "bias": module.bias}  # fmt: skip
-    if isinstance(module, ConvTranspose) and module.padding == (0, 0) and module.groups == 1:
+    plain = (module.padding, module.output_padding, module.dilation, module.groups) == (
+        (0, 0), (0, 0), (1, 1), 1) if isinstance(module, ConvTranspose) else False  # fmt: skip
+    if plain:
         layer = {"op": "convT", "act": module.activation, "kernel": list(module.kernel_size),
                  "stride": list(module.stride), **base}  # fmt: skip
         return layer, {"weight": module.weight, "bias": module.bias}

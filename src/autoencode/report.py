@@ -7,6 +7,7 @@ import html
 import io
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 from autoencode.figures import history_figure
 from autoencode.io import write_text
@@ -62,7 +63,7 @@ def render_report(run: Run | str | Path) -> str:
     pages = sorted(run.path.glob("explore*.html"))  # autoencode explore's, beside this report
     if pages:
         parts += ["<h2>Explore the codings</h2>", "<ul>"] + [
-            f'<li><a href="{html.escape(p.name)}">{html.escape(p.name)}</a>: the map of every '
+            f'<li><a href="{html.escape(quote(p.name))}">{html.escape(p.name)}</a>: the map of every '
             "point, neighbours in coding space, a decoder in the page</li>" for p in pages
         ] + ["</ul>"]  # fmt: skip
     parts += ["<h2>Metrics</h2>", f"<pre>{html.escape(json.dumps(metrics, indent=2))}</pre>"]

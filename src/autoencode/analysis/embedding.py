@@ -107,6 +107,16 @@ def map_codings(codings: np.ndarray, method: str = "tsne", seed: int = 42) -> np
     )
 
 
+def map_provenance(run, images: np.ndarray, seed: int) -> dict[str, object]:
+    """What a map of ``images`` was drawn from: the SHA-256 of the run's weights and of the
+    images, and the seed. A map drawn earlier stands for a new one only where all three agree."""
+    import hashlib
+
+    weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
+    pixels = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+    return {"weights_sha256": weights, "images_sha256": pixels, "seed": seed}
+
+
 def write_codings(path, codings: np.ndarray, labels: np.ndarray | None = None):
     """Codings to ``.npy`` (the array) or ``.csv`` (``label`` first when known, then z0, z1, ...)."""
     from pathlib import Path

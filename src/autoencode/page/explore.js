@@ -142,8 +142,9 @@
       const x = S.coords[2 * i], y = S.coords[2 * i + 1];
       if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
     }
-    const margin = 20 * dpr, legend = ($("legend").offsetWidth + 10) * dpr; // points clear of the legend
-    const w = canvas.width - 2 * margin - legend, h = canvas.height - 2 * margin;
+    const margin = 20 * dpr; // points clear of the legend, which takes at most half the width
+    const legend = Math.min(($("legend").offsetWidth + 10) * dpr, canvas.width / 2);
+    const w = Math.max(1, canvas.width - 2 * margin - legend), h = Math.max(1, canvas.height - 2 * margin);
     const scale = Math.min(w / (x1 - x0 || 1), h / (y1 - y0 || 1));
     S.view = { scale, tx: margin + w / 2 - scale * (x0 + x1) / 2,
       ty: canvas.height / 2 + scale * (y0 + y1) / 2 };
@@ -154,8 +155,19 @@
     const box = canvas.getBoundingClientRect();
     const w = Math.max(1, Math.round(box.width * dpr)), h = Math.max(1, Math.round(box.height * dpr));
     if (w === canvas.width && h === canvas.height) return false;
+    S.view.tx += (w - canvas.width) / 2; S.view.ty += (h - canvas.height) / 2; // the same centre
     canvas.width = w; canvas.height = h; pixelBuffer = null;
     return true;
+  }
+
+  function toCanvas(clientX, clientY) { // client (CSS) coordinates to the canvas' pixels
+    const box = canvas.getBoundingClientRect();
+    return [(clientX - box.left) * canvas.width / box.width, (clientY - box.top) * canvas.height / box.height];
+  }
+
+  function toClient(x, y) {
+    const box = canvas.getBoundingClientRect();
+    return [box.left + x * box.width / canvas.width, box.top + y * box.height / canvas.height];
   }
 
   function draw() {
@@ -256,6 +268,7 @@
   const paintDecoded = (target, x) => paint(target, (r, c, k) => Math.round(255 * x[(k * H + r) * W + c]));
 
   function caption(i) {
+    if (i < 0) return "no point";
     const name = meta.classes ? meta.classes[S.labels[i]] : null;
     return name === null ? `#${i}` : `${name} · #${i}`;
   }
@@ -277,9 +290,8 @@
 
   function select(i, add = false) {
     if (!(i >= 0 && i < S.n)) return;
-    if (add) {
-      if (S.selection.has(i)) S.selection.delete(i); else S.selection.add(i);
-    } else S.selection = new Set([i]);
+    if (add && S.selection.has(i)) { deselect(i); return; }
+    if (add) S.selection.add(i); else S.selection = new Set([i]);
     S.selected = i; S.spot = null;
     $("point-text").textContent = `${caption(i)} (${S.selection.size} selected)`;
     paintImage($("original"), i);
@@ -288,6 +300,16 @@
     setCoding(Float32Array.from(S.codings.subarray(i * D, (i + 1) * D)), `the coding of ${caption(i)}`);
     if (meta.decoder) paintDecoded($("reconstruction"), decode(S.z));
     $("download").disabled = false;
+    redraw();
+  }
+
+  function deselect(i) { // out of the selection; the last point selected becomes the shown one
+    S.selection.delete(i);
+    const rest = [...S.selection];
+    if (rest.length) { select(rest[rest.length - 1], false); S.selection = new Set(rest); }
+    else { S.selected = -1; S.neighbours = []; showNeighbours(); }
+    $("point-text").textContent = `${caption(S.selected)} (${S.selection.size} selected)`;
+    $("download").disabled = S.selection.size === 0;
     redraw();
   }
 
@@ -327,7 +349,8 @@
       for (let t = 0; t < D; t++) z[t] += weight * S.codings[i * D + t];
     }
     for (let t = 0; t < D; t++) z[t] /= total;
-    S.spot = [dx, dy]; S.selected = -1;
+    S.spot = [dx, dy]; S.selected = -1; S.neighbours = [];
+    showNeighbours();
     setCoding(z, `interpolated from the ${near.length} nearest points of the map at (${dx.toFixed(1)}, ${dy.toFixed(1)})`);
     redraw();
   }
@@ -342,6 +365,11 @@
     paintDecoded($("decoded"), decode(z));
   }
 
+  let decodeFrame = 0;
+  function redecode() { // once a frame, however fast a slider moves
+    if (!decodeFrame) decodeFrame = requestAnimationFrame(() => { decodeFrame = 0; paintDecoded($("decoded"), decode(S.z)); });
+  }
+
   function buildSliders() {
     const box = $("sliders");
     box.replaceChildren();
@@ -354,7 +382,7 @@
       value.textContent = S.z[t].toFixed(3);
       input.addEventListener("input", () => {
         S.z[t] = Number(input.value); value.textContent = S.z[t].toFixed(3);
-        paintDecoded($("decoded"), decode(S.z));
+        redecode();
       });
       label.append(`z${t}`, input, value);
       box.append(label);
@@ -374,7 +402,10 @@
     S.sliderDims = D <= MAX_SLIDERS ? dims : dims.sort((a, b) => spread[b] - spread[a]).slice(0, MAX_SLIDERS).sort((a, b) => a - b);
   }
 
-  const csvField = (text) => (/[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  function csvField(text) { // quoted where needed; a leading = + - @ cannot become a formula
+    if (/^[=+\-@]/.test(text)) text = "'" + text;
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
 
   function downloadSelection() {
     const rows = [["index", "label", "class", "x", "y", ...Array.from({ length: D }, (_, t) => `z${t}`)].join(",")];
@@ -400,15 +431,20 @@
       S.hovered = i;
     }
     tip.hidden = false;
-    const box = canvas.getBoundingClientRect();
-    tip.style.left = `${Math.min(x / dpr + 14, box.width - 100)}px`;
-    tip.style.top = `${Math.min(y / dpr + 14, box.height - 110)}px`;
+    const box = canvas.getBoundingClientRect(), [cx, cy] = toClient(x, y);
+    tip.style.left = `${Math.min(cx - box.left + 14, box.width - 100)}px`;
+    tip.style.top = `${Math.min(cy - box.top + 14, box.height - 110)}px`;
   }
 
   function listen() {
     let down = null;
-    const at = (e) => { const box = canvas.getBoundingClientRect(); return [(e.clientX - box.left) * dpr, (e.clientY - box.top) * dpr]; };
-    canvas.addEventListener("pointerdown", (e) => { down = { p: at(e), view: { ...S.view }, moved: false }; canvas.setPointerCapture(e.pointerId); });
+    const at = (e) => toCanvas(e.clientX, e.clientY);
+    canvas.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return; // the main button only: others are the browser's
+      down = { p: at(e), view: { ...S.view }, moved: false };
+      canvas.setPointerCapture(e.pointerId);
+    });
+    canvas.addEventListener("pointercancel", () => { down = null; });
     canvas.addEventListener("pointermove", (e) => {
       const [x, y] = at(e);
       if (down) {
@@ -420,6 +456,7 @@
       showTip(pick(x, y, 6 * dpr), x, y);
     });
     canvas.addEventListener("pointerup", (e) => {
+      if (e.button !== 0) return;
       if (down && !down.moved) {
         const [x, y] = at(e), i = pick(x, y, 6 * dpr);
         if (i >= 0) select(i, e.shiftKey); else decodeAt(x, y);
@@ -429,12 +466,14 @@
     canvas.addEventListener("pointerleave", () => { if (!down) showTip(-1); });
     canvas.addEventListener("wheel", (e) => {
       e.preventDefault();
-      const [x, y] = at(e), f = Math.exp(-e.deltaY * 0.0015);
+      if (down) return; // no zoom in the middle of a drag
+      const pixels = e.deltaY * (e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1); // lines, pages
+      const [x, y] = at(e), f = Math.exp(-pixels * 0.0015);
       S.view.tx = x - (x - S.view.tx) * f; S.view.ty = y - (y - S.view.ty) * f; S.view.scale *= f;
       showTip(-1); redraw();
     }, { passive: false });
     canvas.addEventListener("dblclick", () => { fit(); redraw(); });
-    window.addEventListener("resize", () => { if (resize()) { fit(); draw(); } });
+    new ResizeObserver(() => { if (resize()) draw(); }).observe(canvas);
     $("find").addEventListener("submit", (e) => { e.preventDefault(); find(Number($("find-index").value)); });
     $("download").addEventListener("click", downloadSelection);
     $("decode-reset").addEventListener("click", () => { S.z = Float32Array.from(S.origin); buildSliders(); paintDecoded($("decoded"), decode(S.z)); });
@@ -471,7 +510,7 @@
     });
   }
 
-  function status(text, error = false) { $("status").textContent = text; $("status").classList.toggle("error", error); }
+  function status(text, error = false) { $("status").textContent = $("status").title = text; $("status").classList.toggle("error", error); }
   function describe() {
     return `${S.n.toLocaleString("en")} points · ${meta.method} map (${meta.mapFrom}) · codings ${meta.codingsShape.join("×")} · decoder: ${meta.decoderNote}`;
   }
@@ -491,9 +530,9 @@
     order = shuffled(S.n);
     screenX = new Float32Array(S.n); screenY = new Float32Array(S.n);
     for (const id of ["original", "reconstruction", "decoded"]) { $(id).width = W; $(id).height = H; }
+    status(describe());
     buildLegend(); resize(); fit(); draw(); codingStatistics(); listen();
     if (!meta.decoder) $("decode-text").textContent = meta.decoderNote;
-    status(describe());
     api.readyAt = performance.now();
     S.ready = true;
   }
@@ -521,10 +560,7 @@
     get selected() { return S.selected; },
     get selection() { return [...S.selection]; },
     get hovered() { return S.hovered; },
-    screenOf(i) { // client (CSS) coordinates of point i
-      const box = canvas.getBoundingClientRect();
-      return [box.left + screenX[i] / dpr, box.top + screenY[i] / dpr];
-    },
+    screenOf: (i) => toClient(screenX[i], screenY[i]), // client (CSS) coordinates of point i
     decode: (z) => Array.from(decode(z)),
     neighbours: (i, k = NEIGHBOURS) => nearestInCodings(i, k),
     select, find,
