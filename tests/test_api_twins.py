@@ -140,6 +140,24 @@ def test_explore(runs, tmp_path, capsys):
     assert out.startswith(f"wrote {tmp_path / 'b.html'} (")
 
 
+def test_search(runs, tmp_path, capsys):
+    ae.save_search(runs / "stacked", [1, 4], k=3, metric="cosine", out=tmp_path / "a.png",
+                   csv=tmp_path / "a.csv")  # fmt: skip
+    cli(capsys, "search", runs / "stacked", 1, 4, "-k", 3, "--metric", "cosine",
+        "--out", tmp_path / "b.png", "--csv", tmp_path / "b.csv")  # fmt: skip
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    assert same_image(tmp_path / "a.png", tmp_path / "b.png")
+
+
+def test_score(runs, tmp_path, capsys):
+    api = ae.save_scores(runs / "stacked", "valid", by="codings", fpr=0.2, k=3,
+                         out=tmp_path / "a.csv", figure=tmp_path / "a.png")  # fmt: skip
+    out = cli(capsys, "score", runs / "stacked", "--data", "valid", "--by", "codings", "--fpr",
+              0.2, "-k", 3, "--out", tmp_path / "b.csv", "--figure", tmp_path / "b.png")  # fmt: skip
+    assert api["csv"].read_text() == (tmp_path / "b.csv").read_text()
+    assert f"{api['flagged']} of 32 flagged" in out
+
+
 def test_evaluate(runs, capsys):
     card = ae.evaluate(runs / "stacked", baselines=False, record=False)
     cli(capsys, "evaluate", runs / "stacked", "--no-baselines")

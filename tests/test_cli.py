@@ -122,6 +122,8 @@ def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
         [sys.executable, "-m", "autoencode", "train", "--data", tmp_path / "big.npz", "--epochs", "500",
          "--out", run_dir, "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a suite started in the background inherits SIGINT ignored, and Python then keeps it so
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while (

@@ -64,6 +64,24 @@ def strip_figure(images: np.ndarray, title: str | None = None):
     return fig
 
 
+def captioned_rows_figure(rows: list[np.ndarray], captions: list[list[str]],
+                          titles: list[str] | None = None):  # fmt: skip
+    """Rows of images, each image with a caption under it and each row with a title at its left
+    (a query and its neighbours; the most and the least anomalous images)."""
+    cols = max(len(row) for row in rows)
+    fig = _figure(cols * 1.1 + (1.2 if titles else 0), len(rows) * 1.45)
+    grid = fig.add_gridspec(len(rows), cols, wspace=0.1, hspace=0.55)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            ax = fig.add_subplot(grid[r, c])
+            _show_image(ax, image)
+            ax.set_title(captions[r][c], fontsize=6.5)
+            if c == 0 and titles:
+                ax.text(-0.15, 0.5, titles[r], transform=ax.transAxes, ha="right", va="center",
+                        fontsize=8)  # fmt: skip
+    return fig
+
+
 def spread_points(coords: np.ndarray, min_distance: float = 0.05, seed: int = 0) -> list[int]:
     """Indices of points at least ``min_distance`` apart (coordinates scaled to [0, 1])."""
     span = coords.max(0) - coords.min(0)

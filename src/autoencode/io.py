@@ -68,6 +68,20 @@ def write_npy(path: str | Path, array) -> Path:
     return atomic_write(path, write)
 
 
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """Rows (dicts) as CSV with a header of every key, in first-seen order; floats to 6 digits."""
+    import csv
+    import io
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    return write_text(path, buffer.getvalue())
+
+
 def read_json(path: str | Path) -> dict:
     path = Path(path)
     try:

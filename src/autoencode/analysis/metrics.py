@@ -25,20 +25,14 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
 
 def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 5, chunk: int = 1000) -> float:
     """k-nearest-neighbour (Euclidean, majority vote) accuracy, computed in chunks with torch."""
-    train = torch.from_numpy(np.ascontiguousarray(train_x, dtype=np.float32))
-    labels = torch.from_numpy(np.asarray(train_y))
-    n_classes = int(max(labels.max(), int(np.max(test_y)))) + 1
-    train_sq = (train**2).sum(1)
-    correct = 0
-    for s in range(0, len(test_x), chunk):
-        q = torch.from_numpy(np.ascontiguousarray(test_x[s : s + chunk], dtype=np.float32))
-        d = train_sq[None, :] - 2 * q @ train.T  # + |q|², the same for every candidate
-        nearest = d.topk(k, dim=1, largest=False).indices
-        votes = torch.zeros(len(q), n_classes).scatter_add_(
-            1, labels[nearest], torch.ones(len(q), k)
-        )
-        correct += int((votes.argmax(1).numpy() == np.asarray(test_y[s : s + chunk])).sum())
-    return correct / len(test_x)
+    from autoencode.analysis.neighbours import nearest
+
+    labels = np.asarray(train_y)
+    n_classes = int(max(labels.max(), np.max(test_y))) + 1
+    found, _ = nearest(test_x, train_x, k, query_chunk=chunk)
+    votes = np.zeros((len(test_x), n_classes))
+    np.add.at(votes, (np.arange(len(test_x))[:, None], labels[found]), 1)
+    return float((votes.argmax(1) == np.asarray(test_y)).mean())
 
 
 def linear_probe_accuracy(train_x, train_y, test_x, test_y, l2: float = 1e-4, iters: int = 200,

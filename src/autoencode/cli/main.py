@@ -11,7 +11,7 @@ from autoencode.errors import AutoencodeError
 
 COMMANDS = [
     "train", "summary", "reconstruct", "generate", "interpolate",
-    "embed", "map", "explore", "evaluate", "pretrain", "export", "report", "datasets", "demo",
+    "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "datasets", "demo",
 ]  # fmt: skip
 
 

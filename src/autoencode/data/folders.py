@@ -47,6 +47,14 @@ def _read(paths: list[Path]) -> np.ndarray:
     return np.stack(arrays)
 
 
+def read_image(path: str | Path) -> np.ndarray:
+    """One image file as uint8: (H, W) when greyscale, else (H, W, 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such image file")
+    return _read([path])[0]
+
+
 def _grey(image) -> bool:
     """A palette image counts as greyscale only if its palette is."""
     if image.mode != "P":
