@@ -204,7 +204,8 @@ def save_scores(run: Run | str | Path, data: str = "test", *, by: str = "both",
     (default RUN/scores_<data>.csv), a figure of the ``show`` most and least anomalous
     (default RUN/figures/anomalies_<data>.png) and, with ``fpr``, the threshold at that
     false-positive rate on the validation split and what it flags."""
-    check_rule(by), check_fpr(fpr)  # before any work
+    check_rule(by)  # before any work
+    check_fpr(fpr)
     run = load_run(run)
     reference = reference or run.load_dataset(data_dir)
     chosen, name, classes = _images_of(reference, data, data_dir)

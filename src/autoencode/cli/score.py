@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from autoencode.artifacts import save_scores
 
     result = save_scores(args.run_folder, args.data, by=args.by, fpr=args.fpr, k=args.k,
@@ -40,7 +42,7 @@ def run(args) -> int:
                          data_dir=args.data_dir)  # fmt: skip
     scores = result["scores"]
     print(f"{result['images']} images of {result['data']} scored by {result['by']}: "
-          f"median {float(_median(scores)):.4g}, highest {float(scores.max()):.4g}")  # fmt: skip
+          f"median {float(np.median(scores)):.4g}, highest {float(scores.max()):.4g}")  # fmt: skip
     if "threshold" in result:
         print(f"threshold {result['threshold']:.4g} (false-positive rate {result['fpr']} on the "
               f"validation split; {result['valid_fpr']:.3f} measured there): "
@@ -48,9 +50,3 @@ def run(args) -> int:
     print(f"wrote {result['csv']}")
     print(f"wrote {result['figure']}")
     return 0
-
-
-def _median(values):
-    import numpy as np
-
-    return np.median(values)
