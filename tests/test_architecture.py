@@ -105,3 +105,14 @@ def test_cli_parser_does_not_import_torch():
     assert proc.returncode == 0, (
         f"building the CLI parser imported torch:\n{proc.stdout}{proc.stderr}"
     )
+
+
+def test_no_public_name_is_also_a_module_of_the_package():
+    """``ae.NAME`` resolves lazily; a submodule of the same name, once imported anywhere, would
+    stand in its place (``ae.explore`` became a module after ``autoencode explore`` ran)."""
+    import pkgutil
+
+    import autoencode
+
+    modules = {m.name for m in pkgutil.iter_modules(autoencode.__path__)}
+    assert not modules & set(autoencode._EXPORTS)

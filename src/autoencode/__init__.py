@@ -52,7 +52,7 @@ _EXPORTS = {  # public name: (module, name there)
     "save_figure": ("autoencode.figures", "save_figure"),
     "history_figure": ("autoencode.figures", "history_figure"),
     "write_report": ("autoencode.report", "write_report"),
-    "explore": ("autoencode.explore", "explore"),
+    "explore": ("autoencode.explorer", "explore"),
     "save_search": ("autoencode.artifacts", "save_search"),
     "save_scores": ("autoencode.artifacts", "save_scores"),
     "nearest": ("autoencode.analysis.neighbours", "nearest"),
