@@ -181,12 +181,22 @@ def test_public_api_names_resolve():
 def test_pretrain_command(runs, capsys):
     import json
 
-    code, out, err = cli(capsys, "pretrain", runs / "stacked", "--labels", 30, "--epochs", 2,
-                         "--fine-tune-epochs", 1)  # fmt: skip
+    from autoencode.analysis.pretraining import MODES
+    from autoencode.cli.pretrain import MODES as CLI_MODES
+
+    assert CLI_MODES == MODES  # the command's copy, kept so that --help needs no torch
+    code, out, err = cli(capsys, "pretrain", runs / "stacked", "--labels", 30, "--seeds", 2,
+                         "--max-epochs", 2, "--overwrite")  # fmt: skip
     assert code == 0, err
     result = json.loads((runs / "stacked" / "metrics.json").read_text())["pretraining"]["30"]
-    assert {"pretrained_frozen", "pretrained_fine_tuned", "scratch"} <= set(result)
-    assert "same classifier from scratch" in out
+    assert set(result) == set(MODES)
+    assert "[1/8] 30 labels, seed 42, frozen: test accuracy" in out
+    assert f"{result['scratch']:.4f} [" in out  # the table: mean [95% interval]
+    for bad, said in (("--labels=0,5", "--labels: expected positive integers"),
+                      ("--modes=frozen,x", "--modes: expected some of frozen,finetune"),
+                      ("--labels=999999", "labels: each count must be between 1 and")):  # fmt: skip
+        code, out, err = cli(capsys, "pretrain", runs / "stacked", bad)
+        assert code != 0 and said in err and "Traceback" not in err, bad
 
 
 @pytest.fixture(scope="module")

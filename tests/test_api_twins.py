@@ -166,11 +166,18 @@ def test_evaluate(runs, capsys):
 
 
 def test_pretrain(runs, capsys):
-    options = {"labels": 20, "epochs": 2, "fine_tune_epochs": 1, "device": "cpu"}
-    result = ae.pretrain(runs / "stacked", record=False, **options)
-    cli(capsys, "pretrain", runs / "stacked", "--labels", 20, "--epochs", 2, "--fine-tune-epochs", 1,
-        "--device", "cpu")  # fmt: skip
-    assert ae.RunFolder(runs / "stacked").read_metrics()["pretraining"]["20"] == result
+    from autoencode.analysis.pretraining import SweepSettings
+
+    settings = SweepSettings(max_epochs=2, max_images=100)
+    result = ae.pretrain(runs / "stacked", labels=[12, 20], seeds=2, settings=settings,
+                         device="cpu", record=False)  # fmt: skip
+    cli(capsys, "pretrain", runs / "stacked", "--labels", "20,12", "--seeds", 2, "--max-epochs", 2,
+        "--max-images", 100, "--device", "cpu")  # fmt: skip
+    folder = runs / "stacked" / "pretrain"
+    assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(result))
+    assert ae.RunFolder(runs / "stacked").read_metrics()["pretraining"]["20"] == {
+        m: c["mean"] for m, c in result["20"]["modes"].items()
+    }
 
 
 def test_export(runs, tmp_path, capsys):

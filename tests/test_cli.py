@@ -210,9 +210,11 @@ def test_demo_runs_the_whole_workflow(tiny_npz, tmp_path, capsys):
     for run in ("stacked", "conv", "vae"):  # a report per run, linking the run's explorer page
         assert (out_dir / run / "explore.html").is_file()
         assert 'href="explore.html"' in (out_dir / run / "report.html").read_text()
-    # 500 labels asked for, 64 training images: all of them, said so
-    assert "pretraining with all 64 training labels" in out
+    # 100 to 10,000 labels asked for, 64 training images: all of them, said so
+    assert "(pretraining with 64 labels: the training split has 64 images)" in out
     assert "64" in json.loads((out_dir / "stacked" / "metrics.json").read_text())["pretraining"]
+    assert (out_dir / "stacked" / "figures" / "pretraining.png").is_file()
+    assert "pretraining.png" in (out_dir / "stacked" / "report.html").read_text()
     assert load_run(out_dir / "vae").config.training.epochs == 1
 
 
@@ -223,7 +225,7 @@ def test_demo_on_unlabelled_data_skips_pretraining(tmp_path, capsys):
     code, out, err = cli(capsys, "demo", "--quick", "--data", tmp_path / "x.npy", "--out", out_dir,
                          "--device", "cpu")  # fmt: skip
     assert code == 0, err
-    assert "(no pretraining step: 'x' has no labelled train and test splits)" in out
+    assert "(no pretraining step: 'x' has no labelled train, valid and test splits)" in out
     assert "$ autoencode pretrain" not in out
     assert all((out_dir / run / "report.html").is_file() for run in ("stacked", "conv", "vae"))
 

@@ -91,6 +91,7 @@ def test_a_run_from_another_device_loads_evaluates_and_pretrains_here(run_dir, t
     """A run trained on CUDA records its device and the CUDA generator's state; here (CPU) it
     loads, evaluates, pretrains and resumes all the same."""
     import autoencode as ae
+    from autoencode.analysis import pretraining as ae_pretraining
     from autoencode.io import load_tensors, save_tensors
 
     config = json.loads((run_dir / "config.json").read_text())
@@ -103,8 +104,10 @@ def test_a_run_from_another_device_loads_evaluates_and_pretrains_here(run_dir, t
     run = load_run(run_dir, device="cpu")
     assert run.device.type == "cpu"
     assert ae.evaluate(run, tiny_data, baselines=False)["n_test"] == 16
-    result = ae.pretrain(run, tiny_data, labels=8, epochs=1, fine_tune_epochs=1, device="cpu")
-    assert 0 <= result["scratch"] <= 1
+    settings = ae_pretraining.SweepSettings(max_epochs=1)
+    result = ae.pretrain(run, tiny_data, labels=[8], seeds=1, modes=("finetune",),
+                         settings=settings, device="cpu")  # fmt: skip
+    assert 0 <= result["8"]["modes"]["finetune"]["mean"] <= 1
     assert len(ae.resume(run_dir, tiny_data, epochs=2, device="cpu", progress=False).history) == 2
 
 

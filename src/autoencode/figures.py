@@ -151,6 +151,31 @@ def history_figure(history: list[dict]):
     return fig
 
 
+def pretraining_figure(summary: dict):
+    """Test accuracy against the number of labels (log x): a line per mode, its 95% interval as
+    a band (``analysis.pretraining.summarise``'s output)."""
+    fig = _figure(6.5, 4)
+    ax = fig.add_subplot(1, 1, 1)
+    counts = sorted(summary, key=int)
+    modes = list(dict.fromkeys(m for n in counts for m in summary[n]["modes"]))
+    for i, mode in enumerate(modes):
+        held = [n for n in counts if mode in summary[n]["modes"]]
+        cells = [summary[n]["modes"][mode] for n in held]
+        x = [int(n) for n in held]
+        ax.plot(x, [c["mean"] for c in cells], marker="o", ms=4, color=f"C{i}", label=mode)
+        if all(c["low"] is not None for c in cells):
+            ax.fill_between(x, [c["low"] for c in cells], [c["high"] for c in cells],
+                            color=f"C{i}", alpha=0.2, lw=0)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel("test accuracy")
+    seeds = max(c["n"] for n in counts for c in summary[n]["modes"].values())
+    ax.set_title(f"mean over {seeds} seed(s); bands: 95% confidence intervals", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG atomically."""
     from autoencode.io import atomic_write

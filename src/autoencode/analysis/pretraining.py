@@ -1,36 +1,112 @@
-"""Unsupervised pretraining, measured: a classifier on few labels, with and without the encoder
-that an autoencoder learned from unlabelled images (the seed's phase 1 → phase 2).
+"""When does unsupervised pretraining pay? A sweep over label counts, seeds and modes.
 
-Phase 1 is the run itself (an autoencoder trained without labels). Phase 2 copies its encoder
-layers into a classifier (+ a dense softmax layer), trains the new layer with the encoder frozen,
-then fine-tunes everything at a tenth of the learning rate, on ``labels`` labelled training
-images. The same classifier from scratch (the same layers freshly initialised) trains as long
-on the same images; both are scored on the test split.
+The run is the seed's phase 1: an autoencoder trained without labels. For each label count and
+seed, one class-balanced draw of labelled training images is shared by every mode:
+
+- ``frozen``: the run's encoder layers, copied and frozen, under a new dense softmax layer;
+- ``finetune``: the same, every layer trained;
+- ``scratch``: the same classifier freshly initialised (Keras' initialisation), every layer trained;
+- ``pca``: no network: logistic regression on PCA features (as many components as the codings
+  have dimensions, fitted on every training image, without labels, as the autoencoder was).
+
+The three networks train with the same settings: Adam, the same learning rate, batch size and
+budget (at most ``max_epochs`` epochs and ``max_images`` images seen), and the same early
+stopping on the validation accuracy (checked about ``checks`` times, ``patience`` checks without
+a gain end it, the best weights are kept). The PCA baseline's L2 strength is chosen on the same
+validation images. Test accuracy is measured on the whole test split.
+
+Every finished cell is a row of ``RUN/pretrain/results.csv``; a sweep started again with the same
+settings skips the cells it holds, and every cell depends on its (labels, seed, mode) alone, so
+an interrupted sweep ends where an uninterrupted one does.
 """
 
 from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from autoencode.analysis.evaluation import run_data
+from autoencode.analysis.metrics import linear_probe_accuracy, pca_features
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset, Split
-from autoencode.errors import AutoencodeError
+from autoencode.errors import AutoencodeError, DataError
+from autoencode.io import read_json, write_csv, write_json
 from autoencode.models.classifier import Classifier
 from autoencode.run import load_run
+from autoencode.training.callbacks import Callback
 from autoencode.training.config import TrainingConfig
 from autoencode.training.setup import fit, make_trainer
+from autoencode.training.trainer import stream_seed
+
+MODES = ("frozen", "finetune", "scratch", "pca")
+NETWORK_MODES = ("frozen", "finetune", "scratch")
+LABEL_COUNTS = (100, 300, 1000, 3000, 10000)
+L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # the PCA baseline's choices, picked on the validation images
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How every network of the sweep trains; a sweep resumes only with the same settings."""
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 500
+    max_images: int = 50_000
+    checks: int = 20
+    patience: int = 5
+    valid_size: int = 1000
+
+    def epochs(self, n: int) -> int:
+        """The epoch budget for ``n`` labelled images."""
+        return max(1, min(self.max_epochs, self.max_images // n))
+
+    def check_every(self, n: int) -> int:
+        return max(1, math.ceil(self.epochs(n) / self.checks))
+
+
+def balanced_draw(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` images, as evenly spread over the classes as ``n`` allows: each class
+    the same share (the remainder to classes drawn at random), a class with too few images all
+    of them and the others more; sorted."""
+    if not 0 < n <= len(labels):
+        raise DataError(f"{{parameter}}: {n} labels asked for, there are {len(labels)}",
+                        parameter="labels")  # fmt: skip
+    classes, available = np.unique(labels, return_counts=True)
+    rng = np.random.default_rng(seed)
+    share, left = np.zeros(len(classes), dtype=np.int64), n
+    room = rng.permutation(len(classes))  # the order in which classes get the remainder
+    while left:
+        room = room[share[room] < available[room]]
+        each = left // len(room)
+        if each == 0:
+            share[room[:left]] += 1
+            break
+        added = np.minimum(each, available[room] - share[room])
+        share[room] += added
+        left -= int(added.sum())
+    pools = [np.flatnonzero(labels == c) for c in classes]
+    return np.sort(
+        np.concatenate([rng.choice(p, k, replace=False) for p, k in zip(pools, share, strict=True)])
+    )
 
 
 def labelled_subset(split: Split, n: int, seed: int) -> Split:
-    """``n`` random examples of ``split`` (the few that get labels)."""
+    """``n`` class-balanced labelled examples of ``split`` (the few that get labels)."""
     if split.labels is None:
         raise AutoencodeError("pretraining needs a labelled train split")
     if not 0 < n <= len(split):
         raise AutoencodeError(f"{{parameter}} must be between 1 and {len(split)}, got {n}",
                               parameter="labels")  # fmt: skip
-    pick = np.sort(np.random.default_rng(seed).permutation(len(split))[:n])
+    pick = balanced_draw(split.labels, n, seed)
     return Split(split.images[pick], split.labels[pick])
 
 
@@ -44,48 +120,266 @@ def accuracy(model: Classifier, split: Split, batch_size: int = 1000) -> float:
     return float((predictions.numpy() == split.labels).mean())
 
 
-def pretrain(run,  # long: a third of it is the signature and the docstring
-             data: Dataset | str | None = None, labels: int = 500, epochs: int = 50,
-             fine_tune_epochs: int = 50, lr: float = 5e-3, batch_size: int = 32, seed: int = 42,
-             device: str = "auto", progress: bool = False, *, data_dir=None,
-             record: bool = True) -> dict:  # fmt: skip
-    """Test accuracy of the pretrained classifier (frozen, then fine-tuned) and from scratch.
+class EarlyStopping(Callback):
+    """Every ``every`` epochs (and after the last), the validation accuracy; keeps the best
+    weights, and stops the trainer after ``patience`` checks without a gain."""
 
-    ``run`` is a Run or its folder, ``data`` the run's own unless given; the result is recorded
-    in the run's metrics.json (section ``pretraining``, by the number of labels) unless
-    ``record`` is False. The classifiers train on ``device``, wherever the run was trained.
-    """
+    def __init__(self, valid: Split, every: int, patience: int):
+        self.valid, self.every, self.patience = valid, every, patience
+        self.best, self.best_epoch, self.waited, self.state = -1.0, 0, 0, None
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        epoch = row["epoch"]
+        if epoch % self.every and epoch < trainer.config.epochs:
+            return
+        score = accuracy(trainer.model, self.valid)
+        if score > self.best:
+            self.best, self.best_epoch, self.waited = score, epoch, 0
+            self.state = copy.deepcopy(trainer.model.state_dict())
+        else:
+            self.waited += 1
+            trainer.stop = self.waited >= self.patience
+
+
+def train_classifier(run, mode: str, few: Split, valid: Split, n_classes: int,
+                     settings: SweepSettings, seed: int,
+                     device: str) -> tuple[Classifier, EarlyStopping, int]:  # fmt: skip
+    """One classifier trained on ``few`` (the run's encoder copied unless ``scratch``, frozen
+    for ``frozen``), early-stopped on ``valid``, with its best weights; the stopper and the
+    epochs trained."""
+    torch.manual_seed(seed)
+    model = Classifier.from_autoencoder(run.model, n_classes, pretrained=mode != "scratch")
+    model.freeze_encoder(mode == "frozen")
+    config = TrainingConfig(epochs=settings.epochs(len(few)), batch_size=settings.batch_size,
+                            optimizer="adam", lr=settings.lr, seed=seed)  # fmt: skip
+    stopper = EarlyStopping(valid, settings.check_every(len(few)), settings.patience)
+    trainer, placement = make_trainer(model, config, device, progress=False, callbacks=[stopper])
+    fit(trainer, placement, few)
+    model.load_state_dict(stopper.state)
+    return model, stopper, trainer.epoch
+
+
+def network_cell(run, mode: str, few: Split, valid: Split, test: Split, n_classes: int,
+                 settings: SweepSettings, seed: int, device: str) -> dict:  # fmt: skip
+    """``train_classifier``'s test accuracy, and how it got there."""
+    model, stopper, epochs = train_classifier(run, mode, few, valid, n_classes, settings, seed,
+                                              device)  # fmt: skip
+    return {"test_accuracy": accuracy(model, test), "valid_accuracy": stopper.best,
+            "best_epoch": stopper.best_epoch, "epochs_trained": epochs}  # fmt: skip
+
+
+def pca_cell(features: dict[str, np.ndarray], labels: dict[str, np.ndarray], pick: np.ndarray,
+             seed: int) -> dict:  # fmt: skip
+    """Logistic regression on the PCA features of the drawn images, L2 chosen on validation."""
+    x, y = features["train"][pick], labels["train"][pick]
+
+    def probe(split: str, l2: float) -> float:
+        return linear_probe_accuracy(x, y, features[split], labels[split], l2=l2, seed=seed)
+
+    scores = [probe("valid", l2) for l2 in L2_GRID]
+    best = int(np.argmax(scores))
+    return {"test_accuracy": probe("test", L2_GRID[best]), "valid_accuracy": scores[best],
+            "l2": L2_GRID[best]}  # fmt: skip
+
+
+def _pca_inputs(run, data: Dataset, valid: Split) -> tuple[dict, dict]:
+    """PCA features of every training image, the validation images and the test split."""
+    dims = math.prod(run.model.encode(torch.zeros(1, *run.config.model.input_shape)).shape[1:])
+
+    def flat(images):
+        return images.reshape(len(images), -1).astype(np.float32) / 255
+
+    pixels = {"train": flat(data.train.images), "valid": flat(valid.images),
+              "test": flat(data.test.images)}  # fmt: skip
+    dims = min(dims, pixels["train"].shape[1])
+    others = np.concatenate([pixels["valid"], pixels["test"]])
+    train, projected = pca_features(pixels["train"], others, dims)
+    features = {"train": train, "valid": projected[: len(valid)], "test": projected[len(valid) :]}
+    return features, {"train": data.train.labels, "valid": valid.labels, "test": data.test.labels}
+
+
+def check_sweep_data(data: Dataset, counts) -> None:
+    for name in ("train", "valid", "test"):
+        split = getattr(data, name)
+        if split is None or split.labels is None:
+            raise DataError(f"the label sweep needs labelled train, valid and test splits; "
+                            f"{data.name!r} has no labelled {name!r} split")  # fmt: skip
+    for n in counts:
+        if not 0 < n <= len(data.train):
+            raise AutoencodeError(f"{{parameter}}: each count must be between 1 and "
+                                  f"{len(data.train)}, got {n}", parameter="labels")  # fmt: skip
+
+
+def check_modes(modes) -> tuple[str, ...]:
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise AutoencodeError(f"{{parameter}}: expected some of {', '.join(MODES)}, "
+                              f"got {','.join(modes) or 'none'}", parameter="modes")  # fmt: skip
+    return tuple(dict.fromkeys(modes))
+
+
+# -- the sweep's files ---------------------------------------------------------------------
+
+RESULT_COLUMNS = ("labels", "mode", "seed", "draw", "test_accuracy", "valid_accuracy")
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    try:
+        return [{**row, "labels": int(row["labels"]), "seed": int(row["seed"]),
+                 "test_accuracy": float(row["test_accuracy"]),
+                 "valid_accuracy": float(row["valid_accuracy"])} for row in rows]  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        raise AutoencodeError(f"{path}: not a results file of a label sweep "
+                              "(expected the columns " + ", ".join(RESULT_COLUMNS) + ")") from None  # fmt: skip
+
+
+def _sweep_identity(run, settings: SweepSettings, data: Dataset) -> dict:
+    """What a sweep's cells depend on: its settings, the run's weights and the data."""
+    digest = hashlib.sha256()
+    for split in (data.train, data.valid, data.test):
+        digest.update(np.ascontiguousarray(split.images).tobytes())
+        digest.update(np.ascontiguousarray(split.labels).tobytes())
+    weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
+    return {"settings": dataclasses.asdict(settings), "data": data.name,
+            "data_sha256": digest.hexdigest(), "weights_sha256": weights}  # fmt: skip
+
+
+def open_sweep(run, settings: SweepSettings, data: Dataset, overwrite: bool) -> list[dict]:
+    """The rows already measured in ``RUN/pretrain`` (none if new or ``overwrite``); a sweep of
+    other settings, weights or data there is an error."""
+    folder = run.path / "pretrain"
+    identity, sweep_file = _sweep_identity(run, settings, data), folder / "sweep.json"
+    if overwrite or not sweep_file.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(sweep_file, {**identity, "seconds": {}})
+        (folder / "results.csv").unlink(missing_ok=True)
+        return []
+    held = read_json(sweep_file)
+    if {k: held.get(k) for k in identity} != identity:
+        differ = ", ".join(
+            k.removesuffix("_sha256") for k in identity if held.get(k) != identity[k]
+        )
+        raise AutoencodeError(f"{folder} holds a sweep with other {differ}; "
+                              "--overwrite starts it again")  # fmt: skip
+    return read_results(folder / "results.csv")
+
+
+def _write_results(folder: Path, rows: list[dict]) -> None:
+    order = {mode: i for i, mode in enumerate(MODES)}
+    rows.sort(key=lambda r: (r["labels"], r["seed"], order[r["mode"]]))
+    write_csv(folder / "results.csv", rows)
+
+
+def _note_seconds(folder: Path, cell: str, seconds: float) -> None:
+    sweep = read_json(folder / "sweep.json")
+    sweep.setdefault("seconds", {})[cell] = round(seconds, 2)
+    write_json(folder / "sweep.json", sweep)
+
+
+# -- the summary ---------------------------------------------------------------------------
+
+
+def interval(values: list[float]) -> dict:
+    """Mean and 95% confidence interval (Student's t) of ``values``; no interval for one value."""
+    n, mean = len(values), float(np.mean(values))
+    if n < 2:
+        return {"mean": mean, "low": None, "high": None, "n": n}
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per label count: each mode's test accuracy over the seeds, and each other mode minus
+    ``scratch``, paired by seed (the same labelled images)."""
+    cells: dict[int, dict[str, dict[int, float]]] = {}
+    for row in rows:
+        by_mode = cells.setdefault(row["labels"], {}).setdefault(row["mode"], {})
+        by_mode[row["seed"]] = row["test_accuracy"]
+    summary = {}
+    for n in sorted(cells):
+        by_mode = cells[n]
+        scratch = by_mode.get("scratch", {})
+        differences = {}
+        for mode in (m for m in MODES if m != "scratch" and m in by_mode):
+            paired = sorted(set(by_mode[mode]) & set(scratch))
+            if paired:
+                differences[mode] = interval([by_mode[mode][s] - scratch[s] for s in paired])
+        summary[str(n)] = {
+            "modes": {m: interval(list(by_mode[m].values())) for m in MODES if m in by_mode},
+            "minus_scratch": differences,
+        }
+    return summary
+
+
+# -- the sweep -----------------------------------------------------------------------------
+
+
+def _cells(counts, seeds: range, modes) -> list[tuple[int, int, str]]:
+    return [(n, s, mode) for n in counts for s in seeds for mode in modes]
+
+
+def pretrain(run,  # long: the sweep's loop, its files and its progress lines
+             data: Dataset | str | None = None, labels=LABEL_COUNTS, seeds: int = 5,
+             modes=MODES, *, seed: int = 42, settings: SweepSettings | None = None,
+             device: str = "auto", progress: bool = False, data_dir=None,
+             overwrite: bool = False, record: bool = True) -> dict:  # fmt: skip
+    """Test accuracy for each label count × seed × mode (see the module's docstring) and its
+    summary: writes ``RUN/pretrain/results.csv``, ``summary.json`` and ``sweep.json`` and
+    ``RUN/figures/pretraining.png``; the means go to metrics.json (section ``pretraining``)
+    unless ``record`` is False. Seeds are ``seed``, ``seed + 1``, …; cells already in
+    results.csv (same settings) are kept. Returns the summary."""
     run = load_run(run)
     data = run_data(run, data, data_dir)
-    if data.test is None or data.test.labels is None:
-        raise AutoencodeError(
-            f"pretraining is scored on a labelled test split; {data.name!r} has none"
-        )
-    few = labelled_subset(data.train, labels, seed)
+    counts = sorted({int(n) for n in labels})
+    modes, settings = check_modes(modes), settings or SweepSettings()
+    check_sweep_data(data, counts)
+    if seeds < 1:
+        raise AutoencodeError(f"{{parameter}} must be at least 1, got {seeds}", parameter="seeds")
+    folder = run.path / "pretrain"
+    rows = open_sweep(run, settings, data, overwrite)
+    done = {(r["labels"], r["seed"], r["mode"]) for r in rows}
+    todo = [c for c in _cells(counts, range(seed, seed + seeds), modes) if c not in done]
+    valid = Split(
+        data.valid.images[: settings.valid_size], data.valid.labels[: settings.valid_size]
+    )
     n_classes = len(data.class_names) if data.class_names else int(data.train.labels.max()) + 1
+    pca = _pca_inputs(run, data, valid) if any(c[2] == "pca" for c in todo) else None
+    total = len(_cells(counts, range(seeds), modes))
+    for i, (n, s, mode) in enumerate(todo, total - len(todo) + 1):
+        start = time.perf_counter()
+        cell_seed = stream_seed(s, f"labels {n}")  # the draw and the initialisation: every mode's
+        pick = balanced_draw(data.train.labels, n, cell_seed)
+        if mode == "pca":
+            result = pca_cell(*pca, pick, cell_seed)
+        else:
+            few = Split(data.train.images[pick], data.train.labels[pick])
+            result = network_cell(run, mode, few, valid, data.test, n_classes, settings,
+                                  cell_seed, device)  # fmt: skip
+        draw = hashlib.sha256(pick.astype(np.int64).tobytes()).hexdigest()[:12]
+        rows.append({"labels": n, "mode": mode, "seed": s, "draw": draw, **result})
+        _write_results(folder, rows)
+        seconds = time.perf_counter() - start
+        _note_seconds(folder, f"{n}/{s}/{mode}", seconds)
+        if progress:
+            print(f"[{i}/{total}] {n} labels, seed {s}, {mode}: test accuracy "
+                  f"{result['test_accuracy']:.4f} ({seconds:.1f} s)", flush=True)  # fmt: skip
+    return _finish(run, folder, rows, record)
 
-    def train(model, n_epochs, rate):
-        config = TrainingConfig(
-            epochs=n_epochs, batch_size=batch_size, optimizer="adam", lr=rate, seed=seed
-        )
-        fit(*make_trainer(model, config, device, progress=progress), few)
 
-    torch.manual_seed(seed)
-    pretrained = Classifier.from_autoencoder(run.model, n_classes, pretrained=True)
-    pretrained.freeze_encoder()
-    train(pretrained, epochs, lr)
-    frozen = accuracy(pretrained, data.test)
-    pretrained.freeze_encoder(False)
-    train(pretrained, fine_tune_epochs, lr / 10)
+def _finish(run, folder: Path, rows: list[dict], record: bool) -> dict:
+    from autoencode.figures import pretraining_figure, save_figure
 
-    torch.manual_seed(seed)
-    scratch = Classifier.from_autoencoder(run.model, n_classes, pretrained=False)
-    train(scratch, epochs + fine_tune_epochs, lr)
-    result = {
-        "labels": labels, "epochs": epochs, "fine_tune_epochs": fine_tune_epochs,
-        "pretrained_frozen": frozen, "pretrained_fine_tuned": accuracy(pretrained, data.test),
-        "scratch": accuracy(scratch, data.test), "n_test": len(data.test),
-    }  # fmt: skip
+    summary = summarise(rows)
+    write_json(folder / "summary.json", summary)
+    save_figure(pretraining_figure(summary), run.figures / "pretraining.png")
     if record:
-        run.folder.record("pretraining", result, key=str(labels))
-    return result
+        for n, entry in summary.items():
+            means = {mode: cell["mean"] for mode, cell in entry["modes"].items()}
+            run.folder.record("pretraining", means, key=n)
+    return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoencode.cli.options import add_data_options, add_device_options, positive_int
+from autoencode.cli.options import add_data_options, add_device_options, positive_ints
 
 
 def add_parser(sub) -> None:
@@ -18,25 +18,28 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--quick", action="store_true",
                    help="one epoch each and a short pretraining: a check that everything works")  # fmt: skip
-    p.add_argument("--labels", type=positive_int, default=500,
-                   help="labelled images for the pretraining step (default 500)")  # fmt: skip
+    p.add_argument("--labels", type=positive_ints, default=[100, 300, 1000, 3000, 10000],
+                   help="label counts of the pretraining sweep (2 seeds; default "
+                        "100,300,1000,3000,10000)")  # fmt: skip
     add_data_options(p)
     add_device_options(p)
     p.set_defaults(run=run)
 
 
-def steps(out: str, quick: bool = False, labels: int | None = 500) -> list[list[str]]:
+def steps(out: str, quick: bool = False,
+          labels: list[int] | None = (100, 300, 1000, 3000, 10000)) -> list[list[str]]:  # fmt: skip
     """The commands, in order: each is ``autoencode`` argv (``labels=None``: no pretraining)."""
     stacked, conv, vae = (f"{out}/{name}" for name in ("stacked", "conv", "vae"))
     epochs = ["--epochs", "1"] if quick else []
-    pretrain_epochs = ["--epochs", "2", "--fine-tune-epochs", "2"] if quick else []
+    sweep = ["--seeds", "2", "--overwrite", *(["--max-epochs", "2"] if quick else [])]
+    counts = ",".join(map(str, labels or ()))
     return [
         ["summary", "--preset", "stacked"],
         ["train", "--preset", "stacked", "--out", stacked, "--overwrite", *epochs],
         ["reconstruct", stacked],
         ["map", stacked, "--method", "tsne"],
         ["explore", stacked],  # reuses the map above
-        *([["pretrain", stacked, "--labels", str(labels), *pretrain_epochs]] if labels else []),
+        *([["pretrain", stacked, "--labels", counts, *sweep]] if labels else []),
         ["train", "--preset", "conv", "--out", conv, "--overwrite", *epochs],
         ["reconstruct", conv],
         ["explore", conv],
@@ -53,14 +56,19 @@ TAKES_DATA = {"train", "reconstruct", "map", "explore", "pretrain", "interpolate
 TAKES_DEVICE = {"train", "pretrain"}
 
 
-def pretraining_labels(data, wanted: int) -> int | None:
-    """How many labels the pretraining step can use on ``data``; None (with a note) if it can't run."""
-    if data.train.labels is None or data.test is None or data.test.labels is None:
-        print(f"(no pretraining step: {data.name!r} has no labelled train and test splits)")
+def pretraining_labels(data, wanted: list[int]) -> list[int] | None:
+    """The label counts the pretraining sweep can use on ``data`` (those up to the training
+    split's size); None (with a note) if it can't run."""
+    splits = (data.train, data.valid, data.test)
+    if any(s is None or s.labels is None for s in splits):
+        print(f"(no pretraining step: {data.name!r} has no labelled train, valid and test splits)")
         return None
-    if wanted > len(data.train):
-        print(f"(pretraining with all {len(data.train)} training labels, fewer than {wanted})")
-    return min(wanted, len(data.train))
+    fit = [n for n in wanted if n <= len(data.train)]
+    if len(fit) < len(wanted):
+        fit = fit or [len(data.train)]
+        print(f"(pretraining with {','.join(map(str, fit))} labels: the training split has "
+              f"{len(data.train)} images)")  # fmt: skip
+    return fit
 
 
 def run(args) -> int:

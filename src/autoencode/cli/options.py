@@ -26,6 +26,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_ints(text: str) -> list[int]:
+    """``100,300,1000``: a comma-separated list of positive integers."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas, got {text!r}"
+        )
+    return values
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)

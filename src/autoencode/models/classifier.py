@@ -27,6 +27,7 @@ class Classifier(nn.Module):
                  memory_format: torch.memory_format = torch.contiguous_format):  # fmt: skip
         super().__init__()
         self.encoder = encoder
+        self.frozen = False
         self.memory_format = memory_format
         device = next(encoder.parameters()).device  # the encoder's own: CUDA, CPU, or meta
         with torch.no_grad():
@@ -51,8 +52,18 @@ class Classifier(nn.Module):
         return cls(encoder, model.config.input_shape, n_classes, model.memory_format)
 
     def freeze_encoder(self, frozen: bool = True) -> None:
+        """Keep the encoder's weights as they are (and its layers in eval mode, so that no
+        batch statistics or dropout change it either), or train them again."""
+        self.frozen = frozen
         for p in self.encoder.parameters():
             p.requires_grad_(not frozen)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Classifier:
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()
+        return self
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Output:
         features = self.encoder(x).flatten(1)

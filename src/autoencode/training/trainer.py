@@ -95,6 +95,7 @@ class Trainer:
         self.optimizer = config.make_optimizer(model.parameters())
         self.shuffle = torch.Generator().manual_seed(stream_seed(config.seed, "shuffle"))
         self.history: list[dict] = []
+        self.stop = False  # a callback sets it to end training after this epoch
 
     @property
     def epoch(self) -> int:
@@ -108,12 +109,14 @@ class Trainer:
                     method(self, *args)
 
     def fit(self, train: Split, valid: Split | None = None) -> list[dict]:
-        """Train until ``config.epochs`` epochs are done; returns the history."""
+        """Train until ``config.epochs`` epochs are done (or a callback sets ``stop``); returns
+        the history."""
         labels = self.model.takes_labels
         train_tensors = split_tensors(train, self.device, labels)
         valid_tensors = None if valid is None else split_tensors(valid, self.device, labels)
         self._call("on_fit_start")
-        while self.epoch < self.config.epochs:
+        self.stop = False
+        while self.epoch < self.config.epochs and not self.stop:
             start = time.perf_counter()
             row = {"epoch": self.epoch + 1, **self._train_epoch(train_tensors)}
             if valid_tensors is not None:
