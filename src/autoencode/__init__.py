@@ -63,6 +63,7 @@ _EXPORTS = {  # public name: (module, name there)
     "map_codings": ("autoencode.analysis.embedding", "map_codings"),
     "evaluate": ("autoencode.analysis.evaluation", "evaluate"),
     "pretrain": ("autoencode.analysis.pretraining", "pretrain"),
+    "SweepSettings": ("autoencode.analysis.pretraining", "SweepSettings"),
     "Classifier": ("autoencode.models.classifier", "Classifier"),
     "trustworthiness": ("autoencode.analysis.metrics", "trustworthiness"),
 }

@@ -6,14 +6,14 @@ seed, one class-balanced draw of labelled training images is shared by every mod
 - ``frozen``: the run's encoder layers, copied and frozen, under a new dense softmax layer;
 - ``finetune``: the same, every layer trained;
 - ``scratch``: the same classifier freshly initialised (Keras' initialisation), every layer trained;
-- ``pca``: no network: logistic regression on PCA features (as many components as the codings
-  have dimensions, fitted on every training image, without labels, as the autoencoder was).
+- ``pca``: no network: logistic regression on PCA features of the pixels (PCA fitted on every
+  training image, without labels, as the autoencoder was; the number of components and the L2
+  strength chosen on the validation images).
 
 The three networks train with the same settings: Adam, the same learning rate, batch size and
 budget (at most ``max_epochs`` epochs and ``max_images`` images seen), and the same early
 stopping on the validation accuracy (checked about ``checks`` times, ``patience`` checks without
-a gain end it, the best weights are kept). The PCA baseline's L2 strength is chosen on the same
-validation images. Test accuracy is measured on the whole test split.
+a gain end it, the best weights are kept). Test accuracy is measured on the whole test split.
 
 Every finished cell is a row of ``RUN/pretrain/results.csv``; a sweep started again with the same
 settings skips the cells it holds, and every cell depends on its (labels, seed, mode) alone, so
@@ -26,6 +26,7 @@ import copy
 import csv
 import dataclasses
 import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -50,7 +51,6 @@ from autoencode.training.trainer import stream_seed
 MODES = ("frozen", "finetune", "scratch", "pca")
 NETWORK_MODES = ("frozen", "finetune", "scratch")
 LABEL_COUNTS = (100, 300, 1000, 3000, 10000)
-L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # the PCA baseline's choices, picked on the validation images
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,12 @@ class SweepSettings:
     lr: float = 1e-3
     batch_size: int = 64
     max_epochs: int = 500
-    max_images: int = 50_000
+    max_images: int = 100_000
     checks: int = 20
     patience: int = 5
     valid_size: int = 1000
+    pca_components: tuple[int, ...] = (10, 30, 100)  # the PCA baseline's choices, picked on
+    pca_l2: tuple[float, ...] = (1e-4, 1e-2)  # the validation images
 
     def epochs(self, n: int) -> int:
         """The epoch budget for ``n`` labelled images."""
@@ -169,22 +171,26 @@ def network_cell(run, mode: str, few: Split, valid: Split, test: Split, n_classe
 
 
 def pca_cell(features: dict[str, np.ndarray], labels: dict[str, np.ndarray], pick: np.ndarray,
-             seed: int) -> dict:  # fmt: skip
-    """Logistic regression on the PCA features of the drawn images, L2 chosen on validation."""
-    x, y = features["train"][pick], labels["train"][pick]
+             settings: SweepSettings, seed: int) -> dict:  # fmt: skip
+    """Logistic regression on the first principal components of the drawn images; how many,
+    and the L2 strength, chosen on the validation images."""
+    y = labels["train"][pick]
 
-    def probe(split: str, l2: float) -> float:
-        return linear_probe_accuracy(x, y, features[split], labels[split], l2=l2, seed=seed)
+    def probe(split: str, dims: int, l2: float) -> float:
+        x, other = features["train"][pick, :dims], features[split][:, :dims]
+        return linear_probe_accuracy(x, y, other, labels[split], l2=l2, seed=seed)
 
-    scores = [probe("valid", l2) for l2 in L2_GRID]
+    choices = [(min(d, features["train"].shape[1]), l2)
+               for d in settings.pca_components for l2 in settings.pca_l2]  # fmt: skip
+    scores = [probe("valid", *choice) for choice in choices]
     best = int(np.argmax(scores))
-    return {"test_accuracy": probe("test", L2_GRID[best]), "valid_accuracy": scores[best],
-            "l2": L2_GRID[best]}  # fmt: skip
+    return {"test_accuracy": probe("test", *choices[best]), "valid_accuracy": scores[best],
+            "components": choices[best][0], "l2": choices[best][1]}  # fmt: skip
 
 
-def _pca_inputs(run, data: Dataset, valid: Split) -> tuple[dict, dict]:
-    """PCA features of every training image, the validation images and the test split."""
-    dims = math.prod(run.model.encode(torch.zeros(1, *run.config.model.input_shape)).shape[1:])
+def _pca_inputs(data: Dataset, valid: Split, dims: int) -> tuple[dict, dict]:
+    """The first ``dims`` principal components of every training image (fitted on them), the
+    validation images and the test split."""
 
     def flat(images):
         return images.reshape(len(images), -1).astype(np.float32) / 255
@@ -244,8 +250,9 @@ def _sweep_identity(run, settings: SweepSettings, data: Dataset) -> dict:
         digest.update(np.ascontiguousarray(split.images).tobytes())
         digest.update(np.ascontiguousarray(split.labels).tobytes())
     weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
-    return {"settings": dataclasses.asdict(settings), "data": data.name,
-            "data_sha256": digest.hexdigest(), "weights_sha256": weights}  # fmt: skip
+    identity = {"settings": dataclasses.asdict(settings), "data": data.name,
+                "data_sha256": digest.hexdigest(), "weights_sha256": weights}  # fmt: skip
+    return json.loads(json.dumps(identity))  # as sweep.json holds it: tuples are lists there
 
 
 def open_sweep(run, settings: SweepSettings, data: Dataset, overwrite: bool) -> list[dict]:
@@ -349,14 +356,16 @@ def pretrain(run,  # long: the sweep's loop, its files and its progress lines
         data.valid.images[: settings.valid_size], data.valid.labels[: settings.valid_size]
     )
     n_classes = len(data.class_names) if data.class_names else int(data.train.labels.max()) + 1
-    pca = _pca_inputs(run, data, valid) if any(c[2] == "pca" for c in todo) else None
+    pca = None
+    if any(c[2] == "pca" for c in todo):
+        pca = _pca_inputs(data, valid, max(settings.pca_components))
     total = len(_cells(counts, range(seeds), modes))
     for i, (n, s, mode) in enumerate(todo, total - len(todo) + 1):
         start = time.perf_counter()
         cell_seed = stream_seed(s, f"labels {n}")  # the draw and the initialisation: every mode's
         pick = balanced_draw(data.train.labels, n, cell_seed)
         if mode == "pca":
-            result = pca_cell(*pca, pick, cell_seed)
+            result = pca_cell(*pca, pick, settings, cell_seed)
         else:
             few = Split(data.train.images[pick], data.train.labels[pick])
             result = network_cell(run, mode, few, valid, data.test, n_classes, settings,

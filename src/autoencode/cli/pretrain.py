@@ -37,9 +37,9 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate (1e-3)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="(default 64)")
     p.add_argument("--max-epochs", type=positive_int, default=500, help="(default 500)")
-    p.add_argument("--max-images", type=positive_int, default=50_000,
+    p.add_argument("--max-images", type=positive_int, default=100_000,
                    help="images seen at most per classifier: the same number of steps whatever "
-                        "the labels, up to --max-epochs (default 50000)")  # fmt: skip
+                        "the labels, up to --max-epochs (default 100000)")  # fmt: skip
     p.add_argument("--patience", type=positive_int, default=5,
                    help="validation checks without a gain before stopping (default 5)")  # fmt: skip
     p.add_argument("--valid-size", type=positive_int, default=1000,
