@@ -68,3 +68,45 @@ def test_shuffling_is_independent_of_the_weights_seed():
 
     assert stream_seed(42, "shuffle") != 42
     assert stream_seed(42, "shuffle") == stream_seed(42, "shuffle") != stream_seed(43, "shuffle")
+
+
+def test_onecycle_is_torchs_one_cycle_schedule():
+    from autoencode.training.config import TrainingConfig
+
+    for total in (1, 2, 10, 37, 1000):
+        p = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([p], lr=0.1)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=total)
+        ours = TrainingConfig(lr=0.1, schedule="onecycle")
+        for step in range(total):
+            assert ours.lr_at(step, total) == pytest.approx(
+                optimizer.param_groups[0]["lr"], rel=1e-12
+            )
+            optimizer.step()
+            scheduler.step()
+        assert TrainingConfig(lr=0.1).lr_at(total - 1, total) == 0.1
+
+
+def test_a_run_on_a_schedule_resumed_after_a_crash_continues_exactly(tiny_data, tmp_path,
+                                                                      monkeypatch):  # fmt: skip
+    from autoencode.training.trainer import Trainer
+
+    options = {"epochs": 3, "batch_size": 16, "schedule": "onecycle", "optimizer": "adam",
+               "lr": 0.01, "progress": False}  # fmt: skip
+    straight = train("stacked", tiny_data, tmp_path / "a", **options)
+    real, epochs = Trainer._train_epoch, []
+
+    def crash_in_the_second_epoch(self, tensors):
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return real(self, tensors)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train("stacked", tiny_data, tmp_path / "b", **options)
+    monkeypatch.setattr(Trainer, "_train_epoch", real)
+    resumed = resume(tmp_path / "b", tiny_data, progress=False)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    assert straight.history[0]["loss"] != train("stacked", tiny_data, tmp_path / "c",
+                                                **{**options, "schedule": "constant"}).history[0]["loss"]  # fmt: skip

@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd, rmsprop, adam or adamw")
+    p.add_argument("--schedule", choices=("constant", "onecycle"),
+                   help="the learning rate over the steps: constant, or onecycle (torch's "
+                        "OneCycleLR: up to --lr over 30%% of the steps, then down)")  # fmt: skip
     p.add_argument("--seed", type=int)
     p.add_argument("--model", metavar="KEY=VALUE", type=key_value, action="append", default=[],
                    help="change a model setting, e.g. encoder_units=200,50 or activation=relu")  # fmt: skip
@@ -64,7 +67,7 @@ def run(args) -> int:
                          overwrite=args.overwrite, train_size=args.train_size,
                          valid_size=args.valid_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                         seed=args.seed, **common)  # fmt: skip
+                         schedule=args.schedule, seed=args.seed, **common)  # fmt: skip
     except KeyboardInterrupt:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
@@ -82,8 +85,8 @@ def run(args) -> int:
 
 
 # What --resume cannot change: the run continues as it was configured.
-NOT_WITH_RESUME = ("lr", "batch_size", "optimizer", "seed", "train_size", "valid_size", "model",
-                   "overwrite", "greedy", "out")  # fmt: skip
+NOT_WITH_RESUME = ("lr", "batch_size", "optimizer", "schedule", "seed", "train_size",
+                   "valid_size", "model", "overwrite", "greedy", "out")  # fmt: skip
 
 
 def check_resume_options(args) -> None:

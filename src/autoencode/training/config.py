@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -32,6 +33,10 @@ def _adamw(params, lr, beta_1=0.9, beta_2=0.999, eps=1e-7, weight_decay=0.004):
 
 
 OPTIMIZERS = {"sgd": _sgd, "rmsprop": _rmsprop, "adam": _adam, "adamw": _adamw}
+SCHEDULES = ("constant", "onecycle")
+# torch.optim.lr_scheduler.OneCycleLR's defaults: a quarter-cosine up from lr / 25 over the first
+# 30% of the steps, then down to lr / 25 / 1e4 at the last
+ONECYCLE = {"warmup": 0.3, "div": 25.0, "final_div": 1e4}
 
 
 @dataclass
@@ -45,6 +50,7 @@ class TrainingConfig:
     optimizer_options: dict = field(default_factory=dict)
     seed: int = 42
     freeze: tuple[str, ...] = ()  # parameters (names, or their prefixes) kept as they are
+    schedule: str = "constant"  # the learning rate over the steps: constant, or onecycle
 
     def __post_init__(self):
         typed.check_fields(self)
@@ -58,6 +64,9 @@ class TrainingConfig:
             raise ConfigError(
                 f"{{parameter}} must be a positive number below 1e30, got {self.lr}", parameter="lr"
             )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown {{parameter}} {self.schedule!r}: expected one of "
+                              f"{', '.join(SCHEDULES)}", parameter="schedule")  # fmt: skip
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown {{parameter}} {self.optimizer!r}: expected one of "
                               f"{', '.join(OPTIMIZERS)}", parameter="optimizer")  # fmt: skip
@@ -79,6 +88,21 @@ class TrainingConfig:
             return OPTIMIZERS[self.optimizer](params, self.lr, **self.optimizer_options)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"bad options for optimizer {self.optimizer!r}: {e}") from None
+
+    def lr_at(self, step: int, total: int) -> float:
+        """The learning rate of step ``step`` (from 0) of ``total``: a function of the two alone,
+        so a resumed run continues on the same curve. ``onecycle`` is torch's ``OneCycleLR``
+        (cosine annealing, its defaults)."""
+        if self.schedule == "constant":
+            return self.lr
+        start, low = self.lr / ONECYCLE["div"], self.lr / ONECYCLE["div"] / ONECYCLE["final_div"]
+        peak = ONECYCLE["warmup"] * total - 1
+        if step <= peak:
+            begin, end, fraction = start, self.lr, step / peak if peak > 0 else 1.0
+        else:
+            last = total - 1
+            begin, end, fraction = self.lr, low, (step - peak) / (last - peak)
+        return end + (begin - end) / 2 * (math.cos(math.pi * min(fraction, 1.0)) + 1)
 
     def with_overrides(self, **overrides) -> TrainingConfig:
         """These settings with some changed. A different optimizer starts from its own defaults:

@@ -139,9 +139,14 @@ class Trainer:
         epoch_order = torch.randperm(len(images), generator=self.shuffle)
         order = distributed.shard(epoch_order, self.world).to(self.device)  # this process's share
         n, bs = len(order), self.config.batch_size
+        steps = math.ceil(n / bs)
         sums: dict[str, torch.Tensor] = {}
-        self._call("on_epoch_start", math.ceil(n / bs))
+        self._call("on_epoch_start", steps)
         for step, start in enumerate(range(0, n, bs), 1):
+            if self.config.schedule != "constant":
+                rate = self.config.lr_at(self.epoch * steps + step - 1, self.config.epochs * steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = rate
             batch = order[start : start + bs]
             x = to_float(images[batch])
             out = self.network(x, *(t[batch] for t in targets))
