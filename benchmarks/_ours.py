@@ -1,7 +1,7 @@
 """One training run of ours, timed, printing ``RESULT {json}`` like the Keras peer does.
 
 Run by ``seed_vs_keras.py`` in a process of its own, so that its peak RSS is its own.
-Usage: python _ours.py PRESET EPOCHS SEED [extra train() keyword JSON]
+Usage: python _ours.py PRESET EPOCHS SEED [extra train() keyword JSON]   (EPOCHS 0: the preset's)
 """
 
 import json
@@ -12,7 +12,7 @@ import time
 
 import autoencode as ae
 
-preset, epochs, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+preset, epochs, seed = sys.argv[1], int(sys.argv[2]) or None, int(sys.argv[3])
 extra = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 t0 = time.perf_counter()
 data = ae.load_dataset("fashion-mnist")
@@ -26,15 +26,16 @@ with tempfile.TemporaryDirectory() as out:
 last = run.history[-1]
 result = {
     "preset": preset,
-    "epochs": epochs,
+    "epochs": len(run.history),
     "seed": seed,
     "load_s": load_s,
     "fit_s": fit_s,
-    "s_per_epoch": fit_s / epochs,
+    "s_per_epoch": fit_s / len(run.history),
     "val_loss": last["val_loss"],
     "threads": run.config.runtime["threads"],
     "device": run.config.runtime["device"],
     "params": sum(p.numel() for p in run.model.parameters()),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "history": [{"val_loss": r["val_loss"], "seconds": r["seconds"]} for r in run.history],
 }
 print("RESULT " + json.dumps(result))

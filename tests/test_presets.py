@@ -54,3 +54,21 @@ def test_seed_training_settings():
 
 def test_every_preset_is_documented():
     assert all(len(p.description) > 40 for p in PRESETS.values())
+
+
+def test_the_fast_presets_sit_beside_the_seeds_with_the_seeds_layers():
+    """stacked-fast, conv-fast and vae-fast: the seed's model (the stacked decoder's hidden layer
+    SELU), Adam on the one-cycle schedule; the seed's presets unchanged (tests above)."""
+    from autoencode.cli.demo import steps
+
+    for name in ("stacked", "conv", "vae"):
+        fast = get_preset(f"{name}-fast")
+        assert type(fast.model) is type(get_preset(name).model)
+        assert (fast.training.optimizer, fast.training.schedule) == ("adam", "onecycle")
+        assert fast.training.epochs < get_preset(name).training.epochs
+    assert get_preset("stacked-fast").model.decoder_activation == "selu"
+    assert get_preset("conv-fast").model == get_preset("conv").model
+    assert get_preset("vae-fast").model == get_preset("vae").model
+    trained = [argv[2] for argv in steps("out", fast=True) if argv[0] == "train"]
+    assert trained == ["stacked-fast", "conv-fast", "vae-fast"]
+    assert ["report", "out/conv-fast"] in steps("out", fast=True)

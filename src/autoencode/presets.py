@@ -109,6 +109,28 @@ PRESETS.update({p.name: p for p in [
 ]})  # fmt: skip
 
 
+# Fast: the seed's quality in a fraction of its time (benchmarks/time_to_quality.py measures it
+# against the seed's Keras code). Adam on torch's one-cycle schedule, larger batches; the seed's
+# layers, except the stacked decoder's hidden layer, which is SELU instead of linear.
+PRESETS.update({p.name: p for p in [
+    Preset("stacked-fast", "Fast stacked: the seed's stacked AE with a SELU decoder hidden layer; "
+           "Adam, one-cycle schedule to lr 1e-2, batch 128, 2 epochs: the seed's 10-epoch "
+           "validation loss in a tenth of Keras' time.",
+           StackedConfig(decoder_activation="selu"),
+           TrainingConfig(epochs=2, batch_size=128, optimizer="adam", lr=1e-2, schedule="onecycle")),
+    Preset("conv-fast", "Fast conv: the seed's convolutional AE; Adam, one-cycle schedule to lr "
+           "2e-2, batch 64, 1 epoch: the seed's 5-epoch validation loss in a fraction of "
+           "Keras' time.",
+           ConvConfig(),
+           TrainingConfig(epochs=1, batch_size=64, optimizer="adam", lr=2e-2, schedule="onecycle")),
+    Preset("vae-fast", "Fast VAE: the seed's variational AE; Adam, one-cycle schedule to lr 5e-3, "
+           "batch 256, 12 epochs: the seed's 50-epoch validation loss in a tenth of Keras' "
+           "time.",
+           VAEConfig(),
+           TrainingConfig(epochs=12, batch_size=256, optimizer="adam", lr=5e-3, schedule="onecycle")),
+]})  # fmt: skip
+
+
 def get_preset(name: str) -> Preset:
     """The preset called ``name``; an unknown name is a ConfigError listing the known ones."""
     if name not in PRESETS:
