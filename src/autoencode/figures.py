@@ -152,28 +152,42 @@ def history_figure(history: list[dict]):
 
 
 def pretraining_figure(summary: dict):
-    """Test accuracy against the number of labels (log x): a line per mode, its 95% interval as
-    a band (``analysis.pretraining.summarise``'s output)."""
-    fig = _figure(6.5, 4)
-    ax = fig.add_subplot(1, 1, 1)
+    """Left, test accuracy against the number of labels (log x), a line per mode with its 95%
+    interval as a band; right, each mode minus scratch, paired by seed
+    (``analysis.pretraining.summarise``'s output)."""
+    fig = _figure(11, 4)
     counts = sorted(summary, key=int)
     modes = list(dict.fromkeys(m for n in counts for m in summary[n]["modes"]))
-    for i, mode in enumerate(modes):
-        held = [n for n in counts if mode in summary[n]["modes"]]
-        cells = [summary[n]["modes"][mode] for n in held]
-        x = [int(n) for n in held]
-        ax.plot(x, [c["mean"] for c in cells], marker="o", ms=4, color=f"C{i}", label=mode)
-        if all(c["low"] is not None for c in cells):
-            ax.fill_between(x, [c["low"] for c in cells], [c["high"] for c in cells],
-                            color=f"C{i}", alpha=0.2, lw=0)  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("labelled training images")
-    ax.set_ylabel("test accuracy")
+    colours = {mode: f"C{i}" for i, mode in enumerate(modes)}
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for mode in modes:
+        _band(left, counts, lambda n, m=mode: summary[n]["modes"].get(m), colours[mode], mode)
+        if mode != "scratch":
+            _band(right, counts, lambda n, m=mode: summary[n]["minus_scratch"].get(m),
+                  colours[mode], f"{mode} − scratch")  # fmt: skip
+    right.axhline(0, color="C2", lw=1)
     seeds = max(c["n"] for n in counts for c in summary[n]["modes"].values())
-    ax.set_title(f"mean over {seeds} seed(s); bands: 95% confidence intervals", fontsize=9)
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(alpha=0.3)
+    for ax, label in ((left, "test accuracy"), (right, "difference in test accuracy")):
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training images")
+        ax.set_ylabel(label)
+        ax.legend(frameon=False, fontsize=8)
+        ax.grid(alpha=0.3)
+    left.set_title(f"mean over {seeds} seed(s); bands: 95% confidence intervals", fontsize=9)
+    right.set_title("paired by seed: the same labelled images", fontsize=9)
     return fig
+
+
+def _band(ax, counts: list[str], cell_of, colour: str, label: str) -> None:
+    """A line of means and, where every point has one, its interval as a band."""
+    held = [(int(n), cell) for n in counts if (cell := cell_of(n)) is not None]
+    if not held:
+        return
+    x, cells = [n for n, _ in held], [cell for _, cell in held]
+    ax.plot(x, [c["mean"] for c in cells], marker="o", ms=4, color=colour, label=label)
+    if all(c["low"] is not None for c in cells):
+        ax.fill_between(x, [c["low"] for c in cells], [c["high"] for c in cells], color=colour,
+                        alpha=0.2, lw=0)  # fmt: skip
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
