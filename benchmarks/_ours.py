@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+import torch  # noqa: F401  imported before the clock starts, as the peer imports TensorFlow
+
 import autoencode as ae
 
 preset, epochs, seed = sys.argv[1], int(sys.argv[2]) or None, int(sys.argv[3])

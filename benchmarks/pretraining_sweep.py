@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     copy = Path("runs/bench-pretrain") / args.name
+    weights = "model.safetensors"
+    if copy.is_dir() and (copy / weights).read_bytes() != (Path(args.run) / weights).read_bytes():
+        shutil.rmtree(copy)  # RUN was trained again since: its sweep starts again
     if not copy.is_dir():
         shutil.copytree(args.run, copy, ignore=shutil.ignore_patterns("pretrain"))
     settings = SweepSettings(lr=args.lr, max_images=args.max_images)

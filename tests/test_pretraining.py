@@ -227,3 +227,42 @@ def test_labelled_subset(data):
     )
     with pytest.raises(AutoencodeError, match="labels must be between 1 and 140"):
         labelled_subset(data.train, 1000, seed=1)
+
+
+def test_the_summary_is_of_the_cells_asked_for(stacked, data, tmp_path):
+    """results.csv keeps every cell measured; a call's summary (and metrics) are its own cells."""
+    run = copy_run(stacked, tmp_path / "s")
+    pretrain(run, data, **sweep_options(modes=("scratch",)))
+    summary = pretrain(run, data, **sweep_options(labels=[8], seeds=1, modes=("scratch",)))
+    assert list(summary) == ["8"] and summary["8"]["modes"]["scratch"]["n"] == 1
+    assert len(read_csv(run / "pretrain" / "results.csv")) == 4
+
+
+def test_awkward_but_valid_data_and_settings(stacked, data, tmp_path, monkeypatch):
+    """One label (PCA's spread is undefined), labels from 1, a single int for labels."""
+    run = copy_run(stacked, tmp_path / "s")
+    assert pretrain(run, data, **sweep_options(labels=1, seeds=1, modes=("pca",)))["1"]
+    shifted = ae.Dataset("shifted", *(ae.Split(s.images, s.labels + 1) for s in
+                                      (data.train, data.valid, data.test)), ("a", "b", "c", "d"))  # fmt: skip
+    summary = pretrain(
+        run, shifted, **sweep_options(labels=[8], seeds=1, modes=("scratch",)), overwrite=True
+    )  # other data: refused without it
+    assert 0 <= summary["8"]["modes"]["scratch"]["mean"] <= 1
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(AutoencodeError, match="one process, not under torchrun"):
+        pretrain(run, data, **sweep_options())
+
+
+def test_more_bad_sweeps_are_one_line(stacked, data, tmp_path):
+    negative = ae.Dataset("neg", data.train, ae.Split(data.valid.images, data.valid.labels - 1),
+                          data.test)  # fmt: skip
+    with pytest.raises(DataError, match=r"class labels from 0; 'neg' has -1 in its 'valid'"):
+        pretrain(stacked, negative, labels=[8], record=False)
+    for bad in ({"checks": 0}, {"valid_size": -3}, {"pca_components": ()}, {"lr": 0.0}):
+        with pytest.raises(AutoencodeError, match=r"must be|at least one"):
+            SweepSettings(**bad)
+    run = copy_run(stacked, tmp_path / "s")
+    pretrain(run, data, **sweep_options(modes=("scratch",), seeds=1))
+    (run / "pretrain" / "results.csv").write_bytes(b"\xff\xfe not a csv")
+    with pytest.raises(AutoencodeError, match=r"results\.csv: not a results file of a label sweep"):
+        pretrain(run, data, **sweep_options(modes=("scratch",), seeds=1))

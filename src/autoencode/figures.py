@@ -171,7 +171,8 @@ def pretraining_figure(summary: dict):
         ax.set_xscale("log")
         ax.set_xlabel("labelled training images")
         ax.set_ylabel(label)
-        ax.legend(frameon=False, fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # the right panel is empty without scratch
+            ax.legend(frameon=False, fontsize=8)
         ax.grid(alpha=0.3)
     left.set_title(f"mean over {seeds} seed(s); bands: 95% confidence intervals", fontsize=9)
     right.set_title("paired by seed: the same labelled images", fontsize=9)

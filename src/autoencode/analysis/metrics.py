@@ -40,7 +40,8 @@ def linear_probe_accuracy(train_x, train_y, test_x, test_y, l2: float = 1e-4, it
     """Multinomial logistic regression on standardised features (L-BFGS, full batch)."""
     torch.manual_seed(seed)
     x = torch.from_numpy(np.ascontiguousarray(train_x, dtype=np.float32))
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+    std = x.std(0) if len(x) > 1 else torch.ones(x.shape[1])  # one example has no spread
+    mean, std = x.mean(0), std.clamp_min(1e-6)
     x = (x - mean) / std
     y = torch.from_numpy(np.asarray(train_y, dtype=np.int64))
     n_classes = int(max(y.max(), int(np.max(test_y)))) + 1

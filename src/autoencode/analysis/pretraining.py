@@ -39,12 +39,13 @@ from autoencode.analysis.evaluation import run_data
 from autoencode.analysis.metrics import linear_probe_accuracy, pca_features
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset, Split
-from autoencode.errors import AutoencodeError, DataError
+from autoencode.errors import AutoencodeError, ConfigError, DataError
 from autoencode.io import read_json, write_csv, write_json
 from autoencode.models.classifier import Classifier
 from autoencode.run import load_run
 from autoencode.training.callbacks import Callback
 from autoencode.training.config import TrainingConfig
+from autoencode.training.distributed import world_size_from_env
 from autoencode.training.setup import fit, make_trainer
 from autoencode.training.trainer import stream_seed
 
@@ -66,6 +67,19 @@ class SweepSettings:
     valid_size: int = 1000
     pca_components: tuple[int, ...] = (10, 30, 100)  # the PCA baseline's choices, picked on
     pca_l2: tuple[float, ...] = (1e-4, 1e-2)  # the validation images
+
+    def __post_init__(self):
+        for name in ("batch_size", "max_epochs", "max_images", "checks", "patience", "valid_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise AutoencodeError(f"{{parameter}} must be a positive integer, got {value!r}",
+                                      parameter=name)  # fmt: skip
+        if not 0 < self.lr < 1e30:
+            raise AutoencodeError(f"{{parameter}} must be a positive number, got {self.lr!r}",
+                                  parameter="lr")  # fmt: skip
+        if not self.pca_components or min(self.pca_components) < 1 or not self.pca_l2:
+            raise AutoencodeError("{parameter} need at least one positive choice each",
+                                  parameter="pca_components and pca_l2")  # fmt: skip
 
     def epochs(self, n: int) -> int:
         """The epoch budget for ``n`` labelled images."""
@@ -204,16 +218,22 @@ def _pca_inputs(data: Dataset, valid: Split, dims: int) -> tuple[dict, dict]:
     return features, {"train": data.train.labels, "valid": valid.labels, "test": data.test.labels}
 
 
-def check_sweep_data(data: Dataset, counts) -> None:
+def check_sweep_data(data: Dataset, counts) -> int:
+    """Refuse data the sweep cannot use; the number of classes."""
     for name in ("train", "valid", "test"):
         split = getattr(data, name)
-        if split is None or split.labels is None:
+        if split is None or split.labels is None or len(split) == 0:
             raise DataError(f"the label sweep needs labelled train, valid and test splits; "
                             f"{data.name!r} has no labelled {name!r} split")  # fmt: skip
+        if np.min(split.labels) < 0:
+            raise DataError(f"the label sweep needs class labels from 0; {data.name!r} has "
+                            f"{int(np.min(split.labels))} in its {name!r} split")  # fmt: skip
     for n in counts:
         if not 0 < n <= len(data.train):
             raise AutoencodeError(f"{{parameter}}: each count must be between 1 and "
                                   f"{len(data.train)}, got {n}", parameter="labels")  # fmt: skip
+    highest = max(int(np.max(s.labels)) for s in (data.train, data.valid, data.test))
+    return max(len(data.class_names or ()), highest + 1)
 
 
 def check_modes(modes) -> tuple[str, ...]:
@@ -226,19 +246,23 @@ def check_modes(modes) -> tuple[str, ...]:
 
 # -- the sweep's files ---------------------------------------------------------------------
 
+SWEEP_FORMAT = "autoencode-sweep/1"  # a change in how a cell is measured gets a new one
 RESULT_COLUMNS = ("labels", "mode", "seed", "draw", "test_accuracy", "valid_accuracy")
 
 
 def read_results(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
     try:
-        return [{**row, "labels": int(row["labels"]), "seed": int(row["seed"]),
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        held = [{**row, "labels": int(row["labels"]), "seed": int(row["seed"]),
                  "test_accuracy": float(row["test_accuracy"]),
                  "valid_accuracy": float(row["valid_accuracy"])} for row in rows]  # fmt: skip
-    except (KeyError, TypeError, ValueError):
+        if any(row["mode"] not in MODES for row in held):
+            raise ValueError("unknown mode")
+        return held
+    except (KeyError, TypeError, ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
         raise AutoencodeError(f"{path}: not a results file of a label sweep "
                               "(expected the columns " + ", ".join(RESULT_COLUMNS) + ")") from None  # fmt: skip
 
@@ -250,8 +274,9 @@ def _sweep_identity(run, settings: SweepSettings, data: Dataset) -> dict:
         digest.update(np.ascontiguousarray(split.images).tobytes())
         digest.update(np.ascontiguousarray(split.labels).tobytes())
     weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
-    identity = {"settings": dataclasses.asdict(settings), "data": data.name,
-                "data_sha256": digest.hexdigest(), "weights_sha256": weights}  # fmt: skip
+    identity = {"format": SWEEP_FORMAT, "settings": dataclasses.asdict(settings),
+                "data": data.name, "data_sha256": digest.hexdigest(), "weights_sha256": weights,
+                "torch": torch.__version__}  # fmt: skip
     return json.loads(json.dumps(identity))  # as sweep.json holds it: tuples are lists there
 
 
@@ -262,13 +287,14 @@ def open_sweep(run, settings: SweepSettings, data: Dataset, overwrite: bool) -> 
     identity, sweep_file = _sweep_identity(run, settings, data), folder / "sweep.json"
     if overwrite or not sweep_file.is_file():
         folder.mkdir(parents=True, exist_ok=True)
+        for old in ("results.csv", "summary.json"):  # before the new identity: never mixed
+            (folder / old).unlink(missing_ok=True)
         write_json(sweep_file, {**identity, "seconds": {}})
-        (folder / "results.csv").unlink(missing_ok=True)
         return []
     held = read_json(sweep_file)
     if {k: held.get(k) for k in identity} != identity:
         differ = ", ".join(
-            k.removesuffix("_sha256") for k in identity if held.get(k) != identity[k]
+            dict.fromkeys(k.removesuffix("_sha256") for k in identity if held.get(k) != identity[k])
         )
         raise AutoencodeError(f"{folder} holds a sweep with other {differ}; "
                               "--overwrite starts it again")  # fmt: skip
@@ -341,21 +367,25 @@ def pretrain(run,  # long: the sweep's loop, its files and its progress lines
     ``RUN/figures/pretraining.png``; the means go to metrics.json (section ``pretraining``)
     unless ``record`` is False. Seeds are ``seed``, ``seed + 1``, …; cells already in
     results.csv (same settings) are kept. Returns the summary."""
+    if world_size_from_env() > 1:  # early stopping and the files are one process's
+        raise ConfigError("the label sweep runs in one process, not under torchrun")
     run = load_run(run)
     data = run_data(run, data, data_dir)
-    counts = sorted({int(n) for n in labels})
+    counts = sorted({int(n) for n in ([labels] if isinstance(labels, int) else labels)})
     modes, settings = check_modes(modes), settings or SweepSettings()
-    check_sweep_data(data, counts)
+    if not counts:
+        raise AutoencodeError("{parameter}: no label counts given", parameter="labels")
+    n_classes = check_sweep_data(data, counts)
     if seeds < 1:
         raise AutoencodeError(f"{{parameter}} must be at least 1, got {seeds}", parameter="seeds")
     folder = run.path / "pretrain"
     rows = open_sweep(run, settings, data, overwrite)
     done = {(r["labels"], r["seed"], r["mode"]) for r in rows}
-    todo = [c for c in _cells(counts, range(seed, seed + seeds), modes) if c not in done]
+    wanted = _cells(counts, range(seed, seed + seeds), modes)
+    todo = [c for c in wanted if c not in done]
     valid = Split(
         data.valid.images[: settings.valid_size], data.valid.labels[: settings.valid_size]
     )
-    n_classes = len(data.class_names) if data.class_names else int(data.train.labels.max()) + 1
     pca = None
     if any(c[2] == "pca" for c in todo):
         pca = _pca_inputs(data, valid, max(settings.pca_components))
@@ -378,7 +408,10 @@ def pretrain(run,  # long: the sweep's loop, its files and its progress lines
         if progress:
             print(f"[{i}/{total}] {n} labels, seed {s}, {mode}: test accuracy "
                   f"{result['test_accuracy']:.4f} ({seconds:.1f} s)", flush=True)  # fmt: skip
-    return _finish(run, folder, rows, record)
+    asked = set(wanted)  # the summary is of these cells, read back as results.csv holds them
+    held = [r for r in read_results(folder / "results.csv")
+            if (r["labels"], r["seed"], r["mode"]) in asked]  # fmt: skip
+    return _finish(run, folder, held, record)
 
 
 def _finish(run, folder: Path, rows: list[dict], record: bool) -> dict:

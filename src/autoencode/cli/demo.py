@@ -6,7 +6,7 @@ from autoencode.cli.options import add_data_options, add_device_options, positiv
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run the seed's whole workflow (about 3 minutes on 2 CPU cores)",
+    p = sub.add_parser("demo", help="run the seed's whole workflow (about 5 minutes on 2 CPU cores)",
                        description="Train the seed's stacked, convolutional and variational "
                                    "autoencoders on Fashion-MNIST and write every figure of the "
                                    "seed: reconstructions, a t-SNE map of the codings, "
