@@ -17,11 +17,11 @@ from autoencode.analysis.pretraining import (
     SweepSettings,
     accuracy,
     balanced_draw,
-    interval,
     labelled_subset,
     pretrain,
     train_classifier,
 )
+from autoencode.analysis.sweep_record import interval
 from autoencode.api import train
 from autoencode.errors import AutoencodeError, DataError
 from autoencode.models.classifier import Classifier

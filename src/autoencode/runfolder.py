@@ -113,6 +113,12 @@ class RunFolder:
     def figure(self, name: str) -> Path:
         return self.figures / f"{name}.png"
 
+    def weights_sha256(self) -> str:
+        """The SHA-256 of the weights: what a result computed from them is tied to."""
+        import hashlib
+
+        return hashlib.sha256(self.weights_file.read_bytes()).hexdigest()
+
     def export_file(self, part: str) -> Path:
         return self.path / "export" / f"{part}.onnx"
 

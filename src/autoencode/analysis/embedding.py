@@ -112,9 +112,8 @@ def map_provenance(run, images: np.ndarray, seed: int) -> dict[str, object]:
     images, and the seed. A map drawn earlier stands for a new one only where all three agree."""
     import hashlib
 
-    weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
     pixels = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
-    return {"weights_sha256": weights, "images_sha256": pixels, "seed": seed}
+    return {"weights_sha256": run.folder.weights_sha256(), "images_sha256": pixels, "seed": seed}
 
 
 def write_codings(path, codings: np.ndarray, labels: np.ndarray | None = None):

@@ -23,10 +23,7 @@ an interrupted sweep ends where an uninterrupted one does.
 from __future__ import annotations
 
 import copy
-import csv
-import dataclasses
 import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -37,10 +34,18 @@ import torch
 
 from autoencode.analysis.evaluation import run_data
 from autoencode.analysis.metrics import linear_probe_accuracy, pca_features
+from autoencode.analysis.sweep_record import (
+    MODES,
+    note_seconds,
+    open_sweep,
+    read_results,
+    summarise,
+    write_results,
+)
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset, Split
 from autoencode.errors import AutoencodeError, ConfigError, DataError
-from autoencode.io import read_json, write_csv, write_json
+from autoencode.io import write_json
 from autoencode.models.classifier import Classifier
 from autoencode.run import load_run
 from autoencode.training.callbacks import Callback
@@ -49,8 +54,6 @@ from autoencode.training.distributed import world_size_from_env
 from autoencode.training.setup import fit, make_trainer
 from autoencode.training.trainer import stream_seed
 
-MODES = ("frozen", "finetune", "scratch", "pca")
-NETWORK_MODES = ("frozen", "finetune", "scratch")
 LABEL_COUNTS = (100, 300, 1000, 3000, 10000)
 
 
@@ -244,112 +247,6 @@ def check_modes(modes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(modes))
 
 
-# -- the sweep's files ---------------------------------------------------------------------
-
-SWEEP_FORMAT = "autoencode-sweep/1"  # a change in how a cell is measured gets a new one
-RESULT_COLUMNS = ("labels", "mode", "seed", "draw", "test_accuracy", "valid_accuracy")
-
-
-def read_results(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        held = [{**row, "labels": int(row["labels"]), "seed": int(row["seed"]),
-                 "test_accuracy": float(row["test_accuracy"]),
-                 "valid_accuracy": float(row["valid_accuracy"])} for row in rows]  # fmt: skip
-        if any(row["mode"] not in MODES for row in held):
-            raise ValueError("unknown mode")
-        return held
-    except (KeyError, TypeError, ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
-        raise AutoencodeError(f"{path}: not a results file of a label sweep "
-                              "(expected the columns " + ", ".join(RESULT_COLUMNS) + ")") from None  # fmt: skip
-
-
-def _sweep_identity(run, settings: SweepSettings, data: Dataset) -> dict:
-    """What a sweep's cells depend on: its settings, the run's weights and the data."""
-    digest = hashlib.sha256()
-    for split in (data.train, data.valid, data.test):
-        digest.update(np.ascontiguousarray(split.images).tobytes())
-        digest.update(np.ascontiguousarray(split.labels).tobytes())
-    weights = hashlib.sha256(run.folder.weights_file.read_bytes()).hexdigest()
-    identity = {"format": SWEEP_FORMAT, "settings": dataclasses.asdict(settings),
-                "data": data.name, "data_sha256": digest.hexdigest(), "weights_sha256": weights,
-                "torch": torch.__version__}  # fmt: skip
-    return json.loads(json.dumps(identity))  # as sweep.json holds it: tuples are lists there
-
-
-def open_sweep(run, settings: SweepSettings, data: Dataset, overwrite: bool) -> list[dict]:
-    """The rows already measured in ``RUN/pretrain`` (none if new or ``overwrite``); a sweep of
-    other settings, weights or data there is an error."""
-    folder = run.path / "pretrain"
-    identity, sweep_file = _sweep_identity(run, settings, data), folder / "sweep.json"
-    if overwrite or not sweep_file.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in ("results.csv", "summary.json"):  # before the new identity: never mixed
-            (folder / old).unlink(missing_ok=True)
-        write_json(sweep_file, {**identity, "seconds": {}})
-        return []
-    held = read_json(sweep_file)
-    if {k: held.get(k) for k in identity} != identity:
-        differ = ", ".join(
-            dict.fromkeys(k.removesuffix("_sha256") for k in identity if held.get(k) != identity[k])
-        )
-        raise AutoencodeError(f"{folder} holds a sweep with other {differ}; "
-                              "--overwrite starts it again")  # fmt: skip
-    return read_results(folder / "results.csv")
-
-
-def _write_results(folder: Path, rows: list[dict]) -> None:
-    order = {mode: i for i, mode in enumerate(MODES)}
-    rows.sort(key=lambda r: (r["labels"], r["seed"], order[r["mode"]]))
-    write_csv(folder / "results.csv", rows)
-
-
-def _note_seconds(folder: Path, cell: str, seconds: float) -> None:
-    sweep = read_json(folder / "sweep.json")
-    sweep.setdefault("seconds", {})[cell] = round(seconds, 2)
-    write_json(folder / "sweep.json", sweep)
-
-
-# -- the summary ---------------------------------------------------------------------------
-
-
-def interval(values: list[float]) -> dict:
-    """Mean and 95% confidence interval (Student's t) of ``values``; no interval for one value."""
-    n, mean = len(values), float(np.mean(values))
-    if n < 2:
-        return {"mean": mean, "low": None, "high": None, "n": n}
-    from scipy import stats
-
-    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
-
-
-def summarise(rows: list[dict]) -> dict:
-    """Per label count: each mode's test accuracy over the seeds, and each other mode minus
-    ``scratch``, paired by seed (the same labelled images)."""
-    cells: dict[int, dict[str, dict[int, float]]] = {}
-    for row in rows:
-        by_mode = cells.setdefault(row["labels"], {}).setdefault(row["mode"], {})
-        by_mode[row["seed"]] = row["test_accuracy"]
-    summary = {}
-    for n in sorted(cells):
-        by_mode = cells[n]
-        scratch = by_mode.get("scratch", {})
-        differences = {}
-        for mode in (m for m in MODES if m != "scratch" and m in by_mode):
-            paired = sorted(set(by_mode[mode]) & set(scratch))
-            if paired:
-                differences[mode] = interval([by_mode[mode][s] - scratch[s] for s in paired])
-        summary[str(n)] = {
-            "modes": {m: interval(list(by_mode[m].values())) for m in MODES if m in by_mode},
-            "minus_scratch": differences,
-        }
-    return summary
-
-
 # -- the sweep -----------------------------------------------------------------------------
 
 
@@ -357,7 +254,7 @@ def _cells(counts, seeds: range, modes) -> list[tuple[int, int, str]]:
     return [(n, s, mode) for n in counts for s in seeds for mode in modes]
 
 
-def pretrain(run,  # long: the sweep's loop, its files and its progress lines
+def pretrain(run,  # long: a third of it is the signature and the docstring
              data: Dataset | str | None = None, labels=LABEL_COUNTS, seeds: int = 5,
              modes=MODES, *, seed: int = 42, settings: SweepSettings | None = None,
              device: str = "auto", progress: bool = False, data_dir=None,
@@ -392,26 +289,33 @@ def pretrain(run,  # long: the sweep's loop, its files and its progress lines
     total = len(_cells(counts, range(seeds), modes))
     for i, (n, s, mode) in enumerate(todo, total - len(todo) + 1):
         start = time.perf_counter()
-        cell_seed = stream_seed(s, f"labels {n}")  # the draw and the initialisation: every mode's
-        pick = balanced_draw(data.train.labels, n, cell_seed)
-        if mode == "pca":
-            result = pca_cell(*pca, pick, settings, cell_seed)
-        else:
-            few = Split(data.train.images[pick], data.train.labels[pick])
-            result = network_cell(run, mode, few, valid, data.test, n_classes, settings,
-                                  cell_seed, device)  # fmt: skip
-        draw = hashlib.sha256(pick.astype(np.int64).tobytes()).hexdigest()[:12]
-        rows.append({"labels": n, "mode": mode, "seed": s, "draw": draw, **result})
-        _write_results(folder, rows)
+        rows.append(_measure(run, data, valid, pca, (n, s, mode), n_classes, settings, device))
+        write_results(folder, rows)
         seconds = time.perf_counter() - start
-        _note_seconds(folder, f"{n}/{s}/{mode}", seconds)
+        note_seconds(folder, f"{n}/{s}/{mode}", seconds)
         if progress:
             print(f"[{i}/{total}] {n} labels, seed {s}, {mode}: test accuracy "
-                  f"{result['test_accuracy']:.4f} ({seconds:.1f} s)", flush=True)  # fmt: skip
+                  f"{rows[-1]['test_accuracy']:.4f} ({seconds:.1f} s)", flush=True)  # fmt: skip
     asked = set(wanted)  # the summary is of these cells, read back as results.csv holds them
     held = [r for r in read_results(folder / "results.csv")
             if (r["labels"], r["seed"], r["mode"]) in asked]  # fmt: skip
     return _finish(run, folder, held, record)
+
+
+def _measure(run, data: Dataset, valid: Split, pca, cell: tuple[int, int, str], n_classes: int,
+             settings: SweepSettings, device: str) -> dict:  # fmt: skip
+    """One cell's row: its draw (the same for every mode of its count and seed) and result."""
+    n, s, mode = cell
+    cell_seed = stream_seed(s, f"labels {n}")  # the draw and the initialisation: every mode's
+    pick = balanced_draw(data.train.labels, n, cell_seed)
+    if mode == "pca":
+        result = pca_cell(*pca, pick, settings, cell_seed)
+    else:
+        few = Split(data.train.images[pick], data.train.labels[pick])
+        result = network_cell(run, mode, few, valid, data.test, n_classes, settings, cell_seed,
+                              device)  # fmt: skip
+    draw = hashlib.sha256(pick.astype(np.int64).tobytes()).hexdigest()[:12]
+    return {"labels": n, "mode": mode, "seed": s, "draw": draw, **result}
 
 
 def _finish(run, folder: Path, rows: list[dict], record: bool) -> dict:
