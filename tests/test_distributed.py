@@ -28,7 +28,9 @@ def test_two_processes_train_like_one(tmp_path, capsys):
         x_valid=images[:32],
         y_valid=labels[:32],
     )
-    common = ["--data", str(tmp_path / "d.npz"), "--epochs", "2", "--quiet"]
+    # prepared data: each process gathers its shard's rows from the memory-mapped file
+    assert main(["prepare", str(tmp_path / "d.npz"), "--out", str(tmp_path / "data")]) == 0
+    common = ["--data", str(tmp_path / "data"), "--epochs", "2", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",

@@ -82,8 +82,10 @@ def trustworthiness(high: np.ndarray, low: np.ndarray, k: int = 10, sample: int 
     n = len(high)
     if not 0 < k < n / 2:
         raise ValueError(f"trustworthiness needs k < n / 2, got k={k} for {n} points")
-    hi = torch.from_numpy(np.ascontiguousarray(high.reshape(n, -1), dtype=np.float32))
-    lo = torch.from_numpy(np.ascontiguousarray(low, dtype=np.float32))
+    # float64: in float32 the matrix-product distances break near-ties one way or the other
+    # with the thread count, and a rank (so the score) with them
+    hi = torch.from_numpy(np.ascontiguousarray(high.reshape(n, -1), dtype=np.float64))
+    lo = torch.from_numpy(np.ascontiguousarray(low, dtype=np.float64))
     rows = np.arange(n)
     if sample is not None and sample < n:
         rows = np.random.default_rng(seed).choice(n, sample, replace=False)

@@ -10,7 +10,7 @@ from autoencode import __version__
 from autoencode.errors import AutoencodeError
 
 COMMANDS = [
-    "train", "summary", "reconstruct", "generate", "interpolate",
+    "prepare", "train", "summary", "reconstruct", "generate", "interpolate",
     "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "datasets", "demo",
 ]  # fmt: skip
 

@@ -68,7 +68,8 @@ def _scalar(raw: str):
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None,
-                        help="dataset name (fashion-mnist) or a .npz/.npy file "
+                        help="dataset name (fashion-mnist), a .npz/.npy file, an image folder or "
+                             "prepared data (autoencode prepare) "
                              "(default: the run's own, or fashion-mnist)")  # fmt: skip
     parser.add_argument("--data-dir", default=None,
                         help="folder holding the Fashion-MNIST .gz files (else $AUTOENCODE_DATA, "

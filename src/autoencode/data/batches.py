@@ -1,6 +1,11 @@
-"""Images in memory as uint8 tensors, and the per-batch conversion to float on the device."""
+"""Images as uint8 tensors (all of them on the device, or gathered batch by batch from a
+memory-mapped file), and the per-batch conversion to float on the device."""
 
 from __future__ import annotations
+
+import mmap
+import os
+import weakref
 
 import numpy as np
 import torch
@@ -8,6 +13,8 @@ import torch
 
 def image_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 ``(N, H, W)`` / ``(N, H, W, C)`` to a uint8 ``(N, C, H, W)`` tensor on ``device``."""
+    if not images.flags.writeable:  # a read-only mapped file: torch wants memory it may write
+        images = np.array(images)
     t = torch.from_numpy(np.ascontiguousarray(images))
     t = t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
     return t.to(device)
@@ -18,15 +25,90 @@ def to_float(batch: torch.Tensor) -> torch.Tensor:
     return batch.float().div_(255.0)
 
 
+class FileRows:
+    """The rows of a memory-mapped array read with ``pread`` from its file, not through the
+    mapping: touching a mapping maps whole folios of the file around each row into the process
+    (here a few thousand random 4 KB rows mapped the whole 4 GB file), and they count as its
+    resident memory; rows read with ``pread`` cost only the rows (the system's file cache
+    keeps the file, outside any process)."""
+
+    def __init__(self, images: np.memmap):
+        mapping = images._mmap  # the memmap's mmap; it starts at the granularity-aligned offset
+        base = np.frombuffer(mapping, np.uint8).ctypes.data
+        start = images.offset - images.offset % mmap.ALLOCATIONGRANULARITY
+        self.position = start + images.ctypes.data - base  # the file offset of row 0
+        self.shape, self.row_bytes = images.shape, images[0].nbytes if len(images) else 0
+        self.fd = os.open(images.filename, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+
+    @staticmethod
+    def fits(images: np.ndarray) -> bool:
+        """A C-contiguous slice of a file-backed memmap (what ``np.load(mmap_mode=...)`` gives)."""
+        return (isinstance(images, np.memmap) and isinstance(getattr(images, "_mmap", None), mmap.mmap)
+                and bool(images.filename) and images.flags.c_contiguous)  # fmt: skip
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: np.ndarray | slice) -> np.ndarray:
+        if isinstance(index, slice):
+            first, stop, step = index.indices(self.shape[0])
+            out = np.empty((max(0, stop - first), *self.shape[1:]), np.uint8)
+            if step == 1:
+                self._read(out, first)
+                return out
+            index = np.arange(first, stop, step)
+        index = np.asarray(index, dtype=np.int64)
+        if len(index) and (index.min() < -self.shape[0] or index.max() >= self.shape[0]):
+            raise IndexError(f"row index out of range for {self.shape[0]} rows")
+        index = np.where(index < 0, index + self.shape[0], index)
+        out = np.empty((len(index), *self.shape[1:]), np.uint8)
+        for i in np.argsort(index, kind="stable"):  # in file order: kinder to a disk
+            self._read(out[i : i + 1], int(index[i]))
+        return out
+
+    def _read(self, out: np.ndarray, row: int) -> None:
+        want, done = out.nbytes, 0
+        view = memoryview(out).cast("B")
+        while done < want:  # pread may return less than asked
+            got = os.preadv(self.fd, [view[done:]], self.position + row * self.row_bytes + done)
+            if got == 0:
+                raise OSError(f"unexpected end of the images file at row {row}")
+            done += got
+
+
+class MappedImages:
+    """uint8 images of a memory-mapped file, indexed like the tensor ``image_tensor`` would make:
+    each batch (an index tensor or a slice) is read from the file when it is due (``FileRows``)
+    and put on ``device``, so resident memory stays bounded whatever the file's size."""
+
+    def __init__(self, images: np.memmap, device: torch.device):
+        self.rows, self.device = FileRows(images), device
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: torch.Tensor | slice) -> torch.Tensor:
+        return image_tensor(self.rows[index if isinstance(index, slice) else index.cpu().numpy()],
+                            self.device)  # fmt: skip
+
+
+def images_on(images: np.ndarray, device: torch.device) -> torch.Tensor | MappedImages:
+    """All the images on ``device``, or, for a memory-mapped array, a batch gatherer."""
+    return MappedImages(images, device) if FileRows.fits(images) else image_tensor(images, device)
+
+
 @torch.inference_mode()
 def apply_in_batches(
     fn, images: np.ndarray, device: torch.device, batch_size: int = 1000
 ) -> torch.Tensor:
-    """``fn`` over uint8 images in float batches on ``device``; the results joined on the CPU."""
-    tensor = image_tensor(images, device)
-    return torch.cat(
-        [fn(to_float(tensor[i : i + batch_size])).cpu() for i in range(0, len(tensor), batch_size)]
-    )
+    """``fn`` over uint8 images in float batches on ``device`` (each converted when its turn
+    comes); the results joined on the CPU."""
+    source = MappedImages(images, device) if FileRows.fits(images) else None
+    return torch.cat([
+        fn(to_float(source[i : i + batch_size] if source else image_tensor(images[i : i + batch_size], device))).cpu()
+        for i in range(0, len(images), batch_size)
+    ])  # fmt: skip
 
 
 def noisy_images(images: np.ndarray, noise: float, seed: int = 0) -> np.ndarray:

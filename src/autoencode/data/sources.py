@@ -25,10 +25,14 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 ENV_VAR = "AUTOENCODE_DATA"
 
 
+def cache_root() -> Path:
+    """The user cache: ``$XDG_CACHE_HOME/autoencode`` (``~/.cache/autoencode``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoencode"
+
+
 def cache_dir() -> Path:
     """The user cache for downloads: ``$XDG_CACHE_HOME/autoencode/fashion-mnist``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "autoencode" / "fashion-mnist"
+    return cache_root() / "fashion-mnist"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from autoencode.errors import ConfigError, DataError
 
-DATA_KINDS = ("builtin", "file", "folder", "memory")
+DATA_KINDS = ("builtin", "file", "folder", "prepared", "memory")
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Dataset:
     test: Split | None = None
     class_names: tuple[str, ...] | None = None
     source: str = ""  # a built-in dataset's folder, or the file or folder the data came from
-    kind: str = "memory"  # how to load it again: builtin, file, folder; memory: arrays from Python
+    kind: str = "memory"  # how to load it again: builtin, file, folder, prepared; memory: arrays from Python
 
     def split(self, name: str) -> Split:
         """One split by name: ``train``, ``valid``, ``test``, or ``all`` of them together

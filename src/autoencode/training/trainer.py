@@ -1,8 +1,8 @@
 """A model-agnostic trainer: it knows of a model only what ``Trainable`` says (named loss terms,
 whether it takes labels, its memory format).
 
-Epochs shuffle the in-memory uint8 images with one ``randperm``, slice batches and convert them on
-the device; validation runs in large batches under ``inference_mode``. Where the model runs (device,
+Epochs shuffle the uint8 images with one ``randperm``, slice batches (from memory, or gathered from
+a memory-mapped file) and convert them on the device; validation runs in large batches under ``inference_mode``. Where the model runs (device,
 process group, DDP wrapper) is set up before, by ``training.setup``; what happens around the loop
 (progress, the run folder) is callbacks.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from autoencode.data.batches import image_tensor, to_float
+from autoencode.data.batches import images_on, to_float
 from autoencode.data.types import Split
 from autoencode.errors import AutoencodeError
 from autoencode.models.base import Trainable
@@ -62,9 +62,10 @@ def evaluate_losses(model: Trainable, tensors: list[torch.Tensor], batch_size: i
     return loss_row({name: total / n for name, total in sums.items()})
 
 
-def split_tensors(split: Split, device: torch.device, takes_labels: bool) -> list[torch.Tensor]:
-    """The uint8 ``(N, C, H, W)`` images on ``device``, then the labels for a model that takes them."""
-    tensors = [image_tensor(split.images, device)]
+def split_tensors(split: Split, device: torch.device, takes_labels: bool) -> list:
+    """The uint8 ``(N, C, H, W)`` images on ``device`` (memory-mapped ones gathered batch by
+    batch), then the labels for a model that takes them."""
+    tensors = [images_on(split.images, device)]
     if takes_labels:
         if split.labels is None:
             raise AutoencodeError("this model learns from labels, and the split has none")
