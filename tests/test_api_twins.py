@@ -200,3 +200,21 @@ def test_datasets(tmp_path, capsys):
     for line, place in zip(lines, places, strict=True):
         assert str(place.path) in line
         assert ("complete" in line) == place.complete
+
+
+def test_prepare(tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import synthetic_images
+
+    images, labels = synthetic_images(30, size=10)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (tmp_path / "imgs" / f"c{label % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "imgs" / f"c{label % 2}" / f"{i}.png")
+    manifest = ae.prepare(tmp_path / "imgs", tmp_path / "api", resize=(8, 6), progress=False)
+    out = cli(capsys, "prepare", tmp_path / "imgs", "--out", tmp_path / "cli", "--resize", "8x6")
+    assert f"wrote {tmp_path / 'cli'}: 30 images of 6×8 (valid 3, train 27)" in out
+    assert json.loads((tmp_path / "cli" / "manifest.json").read_text()) == manifest
+    for name in ("images.npy", "labels.npy", "files.txt"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    assert ae.load_prepared(tmp_path / "cli").class_names == ("c0", "c1")

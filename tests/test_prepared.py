@@ -1,6 +1,7 @@
 """Prepared data: a folder or file decoded once to disk, read memory-mapped, resumable."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,17 +97,37 @@ def test_an_interrupted_prepare_goes_on_and_ends_as_an_uninterrupted_one(folder,
 def test_a_finished_prepare_is_not_redone_and_other_data_is_not_overwritten(folder, tmp_path):
     first = prepared.prepare(folder, tmp_path / "d", workers=1, progress=False)
     assert prepared.prepare(folder, tmp_path / "d", workers=1, progress=False) == first
-    with pytest.raises(DataError, match=r"other files or settings; pass --overwrite|overwrite"):
+    with pytest.raises(DataError, match=r"d: holds prepared data of .* pass --overwrite"):
         prepared.prepare(folder, tmp_path / "d", workers=1, progress=False, resize=(6, 6))
+    (tmp_path / "d" / "notes.txt").write_text("mine")  # beside prepared data: kept
     again = prepared.prepare(folder, tmp_path / "d", resize=(6, 6), overwrite=True, progress=False)
-    assert again["image_shape"] == [6, 6]
+    assert again["image_shape"] == [6, 6] and (tmp_path / "d" / "notes.txt").read_text() == "mine"
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(DataError, match="mine: exists and is not prepared data"):
+    with pytest.raises(DataError, match=r"mine: holds notes\.txt, not prepared data"):
         prepared.prepare(folder, tmp_path / "mine", overwrite=True, progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(DataError, match="inside the folder it would prepare"):
         prepared.prepare(folder, folder / "c0" / "data", progress=False)
+    with pytest.raises(DataError, match=r"d: is inside .*, where the prepared data would go"):
+        prepared.prepare(tmp_path / "d", tmp_path, overwrite=True, progress=False)
+    assert folder.is_dir() and prepared.is_prepared(tmp_path / "d")
+
+
+def test_a_crash_while_finishing_is_finished_by_the_next_run(folder, tmp_path, monkeypatch):
+    straight = prepared.prepare(folder, tmp_path / "a", workers=1, progress=False)
+    describe = prepared._describe
+
+    def crash(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prepared, "_describe", crash)  # after the files moved, before the manifest
+    with pytest.raises(KeyboardInterrupt):
+        prepared.prepare(folder, tmp_path / "b", workers=1, progress=False)
+    monkeypatch.setattr(prepared, "_describe", describe)
+    assert prepared.prepare(folder, tmp_path / "b", workers=1, progress=False) == {
+        **straight, "identity": straight["identity"]}  # fmt: skip
+    assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
 
 
 def test_bad_images_stop_with_one_line_or_are_skipped_and_listed(folder, tmp_path, capsys):
@@ -157,6 +178,11 @@ def test_a_file_is_prepared_with_its_own_splits(tmp_path):
     assert np.array_equal(data.test.images, original.test.images)
     np.save(tmp_path / "x.npy", images)
     assert isinstance(load_dataset(tmp_path / "x.npy").train.images, np.memmap)
+    np.savez(tmp_path / "mixed.npz", x_train=images[:60], y_train=labels[:60], x_test=images[60:])
+    with pytest.raises(DataError, match="labels for some splits and not for others"):
+        prepared.prepare(tmp_path / "mixed.npz", tmp_path / "m", progress=False)
+    with pytest.raises(DataError, match="skip_bad is for image folders"):
+        prepared.prepare(tmp_path / "d.npz", tmp_path / "m", skip_bad=True, progress=False)
 
 
 def test_damaged_prepared_data_is_one_error(folder, tmp_path):
@@ -171,7 +197,8 @@ def test_damaged_prepared_data_is_one_error(folder, tmp_path):
 
 
 def rss_of_files_kb() -> int:
-    for line in open("/proc/self/status"):
+    status = Path("/proc/self/status")
+    for line in status.read_text().splitlines() if status.is_file() else []:
         if line.startswith("RssFile:"):
             return int(line.split()[1])
     pytest.skip("no RssFile in /proc/self/status (not Linux)")
@@ -191,6 +218,9 @@ def test_rows_are_read_from_the_file_without_mapping_it(tmp_path):
     assert rss_of_files_kb() - before < 8_000  # not the 64 MB a mapping would have taken in
     with pytest.raises(IndexError):
         rows[np.array([15_000])]
+    with pytest.raises(IndexError, match="not by a mask"):
+        rows[np.ones(len(rows), bool)]
+    assert rows[10:5].shape == (0, 64, 64) and rows[np.int64(3)].shape == (1, 64, 64)
 
 
 def test_memory_mapped_training_equals_in_memory_training(folder, tmp_path, monkeypatch):

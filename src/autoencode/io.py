@@ -12,12 +12,12 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from autoencode.errors import AutoencodeError, FileFormatError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -112,6 +112,8 @@ def save_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None
 ) -> Path:
     """Tensors to a safetensors file, with ``meta`` (any JSON) stored in its header."""
+    from safetensors.torch import save_file  # torch only where tensors are: not for JSON
+
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     header = {"json": json.dumps(meta)} if meta is not None else None
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
@@ -120,7 +122,7 @@ def save_tensors(
 def tensor_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict | None]:
     """Each tensor's dtype and shape, and the JSON metadata, from a safetensors file's header
     alone: nothing is allocated for the data, so a file can be checked before it is loaded."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
@@ -146,6 +148,9 @@ def load_tensors(
     With ``expected`` (name: shape), the header is checked against it before any tensor is read:
     a file from elsewhere cannot make the loader allocate what its header claims.
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     shapes, meta = tensor_header(path)
     if expected is not None and (problem := shape_mismatch(shapes, expected)):
         raise FileFormatError(f"{path}: {problem}")

@@ -44,8 +44,13 @@ class FileRows:
     @staticmethod
     def fits(images: np.ndarray) -> bool:
         """A C-contiguous slice of a file-backed memmap (what ``np.load(mmap_mode=...)`` gives)."""
-        return (isinstance(images, np.memmap) and isinstance(getattr(images, "_mmap", None), mmap.mmap)
-                and bool(images.filename) and images.flags.c_contiguous)  # fmt: skip
+        return (
+            isinstance(images, np.memmap)
+            and isinstance(getattr(images, "_mmap", None), mmap.mmap)
+            and bool(images.filename)
+            and images.flags.c_contiguous
+            and images.mode != "c"
+        )  # fmt: skip (copy-on-write: the file is not the array)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -54,11 +59,13 @@ class FileRows:
         if isinstance(index, slice):
             first, stop, step = index.indices(self.shape[0])
             out = np.empty((max(0, stop - first), *self.shape[1:]), np.uint8)
-            if step == 1:
+            if step == 1 and out.size:
                 self._read(out, first)
                 return out
-            index = np.arange(first, stop, step)
-        index = np.asarray(index, dtype=np.int64)
+            index = np.arange(first, stop, step) if step != 1 else np.arange(0)
+        if np.asarray(index).dtype == bool:
+            raise IndexError("rows are chosen by integer indices here, not by a mask")
+        index = np.atleast_1d(np.asarray(index, dtype=np.int64))
         if len(index) and (index.min() < -self.shape[0] or index.max() >= self.shape[0]):
             raise IndexError(f"row index out of range for {self.shape[0]} rows")
         index = np.where(index < 0, index + self.shape[0], index)

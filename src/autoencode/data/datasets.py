@@ -122,15 +122,13 @@ def load_folder(path: str | Path) -> Dataset:
     cache (once; again only when the folder's files change) and read memory-mapped."""
     path = Path(path)
     files, _, _ = folders.list_folder(path)
-    first = folders.scan(files[:1])[0]  # its header: the size, and whether it is greyscale
-    if (
-        isinstance(first, str)
-        or len(files) * first[0] * first[1] * (1 if first[2] else 3) <= IN_MEMORY_BYTES
-    ):
+    first = folders.scan(files[:1])[0]  # its header's size; RGB assumed (the most it can take)
+    most = 0 if isinstance(first, str) else len(files) * first[0] * first[1] * 3
+    if most <= IN_MEMORY_BYTES:
         return folders.load_image_folder(path)
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     cached = sources.cache_root() / "prepared" / f"{path.name}-{key}"
-    print(f"{path}: {len(files)} images, over {IN_MEMORY_BYTES >> 30} GiB of pixels; preparing "
+    print(f"{path}: {len(files)} images, up to {most / 2**30:.1f} GiB of pixels; preparing "
           f"them once (autoencode prepare) in {cached}", file=sys.stderr)  # fmt: skip
     prepared.prepare(path, cached, overwrite=True)
     data = prepared.load_prepared(cached)

@@ -208,6 +208,9 @@ def load_image_folder(path: str | Path, valid_fraction: float = 0.1, seed: int =
         raise bad_image(bad[0][1])
     good = np.setdiff1d(np.arange(len(images)), [i for i, _ in bad])
     n_valid = int((good < plan.n_valid).sum())
+    if not 0 < n_valid < len(good):
+        raise DataError(f"{plan.source}: with its {len(bad)} unreadable images left out, a "
+                        "split has none; too few images")  # fmt: skip
     images = images[good]
     labels = None if plan.labels is None else plan.labels[good]
 

@@ -15,19 +15,22 @@ last: a folder without it is not prepared data.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +43,9 @@ from autoencode.errors import DataError
 FORMAT = "autoencode-prepared"
 VERSION = 1
 MANIFEST, IMAGES, LABELS, FILES = "manifest.json", "images.npy", "labels.npy", "files.txt"
-PARTIAL, PLAN, STATE = ".partial", "plan.json", "state.json"
-SAVE_EVERY = 2.0  # seconds between records of the chunks done
+PARTIAL, PLAN, STATE, LOCK = ".partial", "plan.json", "state.json", ".lock"
+OURS = {MANIFEST, IMAGES, LABELS, FILES, PARTIAL, LOCK}
+SAVE_EVERY = 0.5  # seconds between records of the chunks done
 
 
 def is_prepared(path: str | Path) -> bool:
@@ -67,6 +71,13 @@ def load_prepared(path: str | Path) -> Dataset:
     """Prepared data as a :class:`Dataset` whose splits are slices of the memory-mapped images."""
     path = Path(path)
     manifest = read_manifest(path)
+    try:
+        return _load(path, manifest)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path / MANIFEST}: damaged ({type(e).__name__}: {e})") from None
+
+
+def _load(path: Path, manifest: dict) -> Dataset:
     for name, entry in manifest["files"].items():
         size = (path / name).stat().st_size if (path / name).is_file() else None
         if size != entry["bytes"]:
@@ -85,6 +96,8 @@ def load_prepared(path: str | Path) -> Dataset:
         if name not in manifest["splits"]:
             return None
         start, stop = manifest["splits"][name]
+        if not 0 <= start < stop <= len(images):
+            raise ValueError(f"split {name} is rows {start}:{stop} of {len(images)}")
         return Split(images[start:stop], None if labels is None else labels[start:stop])
 
     names = manifest.get("class_names")
@@ -119,28 +132,63 @@ def prepare(source: str | Path, out: str | Path, *, resize: tuple[int, int] | No
     returns its manifest. Run again after an interruption, it goes on where it stopped; run
     again when finished, on the same source with the same settings, it returns at once."""
     source, out = Path(source), Path(out)
-    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
-        raise DataError(f"{out}: is inside the folder it would prepare, {source}; "
-                        "choose a place outside it")  # fmt: skip
+    _check_places(source, out, resize, skip_bad)
     settings = {"resize": resize and list(resize), "skip_bad": skip_bad,
                 "valid_fraction": valid_fraction, "seed": seed}  # fmt: skip
     identity = {"source": str(source.resolve()), "listing": _listing_digest(source), **settings}
-    if done := _finished(out, identity, overwrite):
-        return done
-    partial_dir = out / PARTIAL
-    with _pool(workers) as mapper:
-        work = _resume_plan(partial_dir, identity)
-        if work is None:
-            work = _plan(source, identity, settings, mapper)
-            _start(partial_dir, work)
-        _write_images(partial_dir, work, source, settings, mapper, progress)
-    return _finish(out, work)
+    with _locked(out):  # one prepare at a time in ``out`` (torchrun's processes, say)
+        if done := _finished(out, identity, overwrite):
+            return done
+        partial_dir = out / PARTIAL
+        with _pool(workers) as mapper:
+            work = _resume_plan(out, identity)
+            if work is None:
+                work = _plan(source, identity, settings, mapper)
+                _start(partial_dir, work)
+            _write_images(partial_dir, work, source, settings, mapper, progress)
+        return _finish(out, work)
+
+
+def _check_places(source: Path, out: Path, resize, skip_bad: bool) -> None:
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+        raise DataError(f"{out}: is inside the folder it would prepare, {source}; "
+                        "choose a place outside it")  # fmt: skip
+    if source.resolve().is_relative_to(out.resolve()):
+        raise DataError(f"{source}: is inside {out}, where the prepared data would go; "
+                        "choose another place for it")  # fmt: skip
+    if source.is_file() and (resize or skip_bad):
+        raise DataError("{parameter} is for image folders, not for a .npy/.npz file",
+                        parameter="resize" if resize else "skip_bad")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """An exclusive lock on ``out/.lock`` (where the system has ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"{path}: damaged ({e}); pass --overwrite to start again") from None
+    if not isinstance(found, dict):
+        raise DataError(f"{path}: damaged (not a JSON object); pass --overwrite to start again")
+    return found
 
 
 def _listing_digest(source: Path) -> str:
     """What a source is: each file's path, size and modification time."""
-    if not source.exists():
-        raise DataError(f"{source}: no such file or folder")
     paths = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for p in paths:
@@ -155,6 +203,8 @@ def _finished(out: Path, identity: dict, overwrite: bool) -> dict | None:
     """The manifest of a finished prepare of the same thing; a different one or an unfinished
     one of something else is refused unless ``overwrite``."""
     plan = out / PARTIAL / PLAN
+    if not out.is_dir():
+        return None
     if is_prepared(out):
         manifest = read_manifest(out)
         found = manifest.get("identity")
@@ -162,32 +212,64 @@ def _finished(out: Path, identity: dict, overwrite: bool) -> dict | None:
             shutil.rmtree(out / PARTIAL, ignore_errors=True)  # left by a crash after the manifest
             return manifest
     elif plan.is_file():
-        found = json.loads(plan.read_text(encoding="utf-8")).get("identity")
-    elif out.is_file() or (out.exists() and any(out.iterdir())):
-        raise DataError(f"{out}: exists and is not prepared data; choose another --out")
+        found = _read_json(plan).get("identity")
+    elif foreign := [p.name for p in out.iterdir() if p.name not in OURS and not _leftover(p)]:
+        raise DataError(f"{out}: holds {foreign[0]}, not prepared data; choose another place")
     else:
+        _clear(out)  # nothing, or what a prepare left before its plan was written
         return None
     if found != identity:
         if not overwrite:
             what = "prepared data" if is_prepared(out) else "an unfinished prepare"
             raise DataError(f"{out}: holds {what} of {(found or {}).get('source')} with other "
                             "files or settings; pass --overwrite to replace it")  # fmt: skip
-        shutil.rmtree(out)
+        _clear(out)
     return None
+
+
+def _leftover(path: Path) -> bool:
+    """A temporary file of an atomic write that a crash left."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _clear(out: Path) -> None:
+    """Remove prepared data's files from ``out`` (and nothing else there)."""
+    for name in (MANIFEST, IMAGES, LABELS, FILES):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
+    for path in out.iterdir():
+        if _leftover(path) and path.is_file():
+            path.unlink()
 
 
 @contextlib.contextmanager
 def _pool(workers: int | None) -> Iterator:
-    """An ordered map over chunks: in this process for one worker, else a pool of processes."""
-    workers = workers or os.cpu_count() or 1
+    """An ordered map over chunks: in this process for one worker, else a pool of processes
+    (each ignoring Ctrl-C, which the main process handles), with a few chunks in flight."""
+    workers = workers or _cpus()
     if workers <= 1:
         yield map
         return
-    # fork: the workers run Pillow only, and need no ``if __name__ == "__main__"`` in a script
-    methods = get_all_start_methods()
-    context = get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield pool.map
+    # fork on Linux: the workers run Pillow only, and need no ``if __name__ == "__main__"``
+    context = get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=signal.signal,
+                             initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:  # fmt: skip
+        yield partial(_bounded_map, pool, window=2 * workers)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _bounded_map(pool, fn, items, window: int) -> Iterator:
+    """``pool.map`` with at most ``window`` results waiting: decoded chunks do not pile up in
+    memory when writing them is the slower side."""
+    items, pending = iter(items), collections.deque()
+    pending.extend(pool.submit(fn, item) for item in itertools.islice(items, window))
+    while pending:
+        result = pending.popleft().result()
+        pending.extend(pool.submit(fn, item) for item in itertools.islice(items, 1))
+        yield result
 
 
 def _plan(source: Path, identity: dict, settings: dict, mapper) -> Work:
@@ -203,8 +285,15 @@ def _plan(source: Path, identity: dict, settings: dict, mapper) -> Work:
     data = load_array_file(source, settings["valid_fraction"])
     parts = [(name, s) for name in ("train", "valid", "test") if (s := getattr(data, name))]
     bounds = np.cumsum([0] + [len(s) for _, s in parts]).tolist()
-    labelled = all(s.labels is not None for _, s in parts)
-    labels = np.concatenate([s.labels for _, s in parts]) if labelled else None
+    for name, split in parts:
+        if split.images.shape[1:] != data.train.images.shape[1:]:
+            raise DataError(f"{source}: {name} images are {split.images.shape[1:]}, train "
+                            f"images {data.train.images.shape[1:]}; all must share one shape")  # fmt: skip
+    labelled = [s.labels is not None for _, s in parts]
+    if any(labelled) and not all(labelled):
+        raise DataError(f"{source}: labels for some splits and not for others; prepared data "
+                        "holds labels for all its images or for none")  # fmt: skip
+    labels = np.concatenate([s.labels for _, s in parts]) if all(labelled) else None
     row_bytes = math.prod(data.train.images.shape[1:])
     return Work(identity, bounds[-1], data.train.images.shape[1:], labels, data.class_names,
                 {name: bounds[i : i + 2] for i, (name, _) in enumerate(parts)}, [], [],
@@ -229,16 +318,18 @@ def _start(partial_dir: Path, work: Work) -> None:
     write_json(partial_dir / PLAN, plan)  # last: a plan on disk means the rest is there
 
 
-def _resume_plan(partial_dir: Path, identity: dict) -> Work | None:
-    try:
-        plan = json.loads((partial_dir / PLAN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _resume_plan(out: Path, identity: dict) -> Work | None:
+    """The plan of an unfinished prepare of the same thing; its labels and files list are in
+    ``.partial`` (or already moved to ``out`` by a finish that a crash cut short)."""
+    if not (out / PARTIAL / PLAN).is_file():
         return None
+    plan = _read_json(out / PARTIAL / PLAN)
     if plan.get("identity") != identity:
         return None
-    labels = np.load(partial_dir / LABELS) if (partial_dir / LABELS).is_file() else None
-    sources = (partial_dir / FILES).read_text(encoding="utf-8").splitlines() if (
-        partial_dir / FILES).is_file() else []  # fmt: skip
+    found = {name: next((p for p in (out / PARTIAL / name, out / name) if p.is_file()), None)
+             for name in (LABELS, FILES)}  # fmt: skip
+    labels = None if found[LABELS] is None else np.load(found[LABELS], allow_pickle=False)
+    sources = [] if found[FILES] is None else found[FILES].read_text(encoding="utf-8").splitlines()
     names = plan["class_names"]
     return Work(identity, plan["count"], tuple(plan["image_shape"]), labels,
                 None if names is None else tuple(names), plan["splits"], sources,
@@ -297,9 +388,11 @@ def _write_images(partial_dir: Path, work: Work, source: Path, settings: dict, m
 
     from autoencode.io import write_json
 
-    state = json.loads((partial_dir / STATE).read_text(encoding="utf-8"))
+    state = _read_json(partial_dir / STATE)
     done, bad = state["done"], state["bad"]
     total = math.ceil(work.count / work.chunk)
+    if done >= total:  # all written (the finish may have moved the file already)
+        return
     if done and progress:
         print(f"{partial_dir.parent}: going on from image {min(done * work.chunk, work.count)} "
               f"of {work.count}, where an earlier prepare stopped", file=sys.stderr)  # fmt: skip
@@ -331,7 +424,7 @@ def _finish(out: Path, work: Work) -> dict:
     from autoencode.io import write_json
 
     partial_dir = out / PARTIAL
-    state = json.loads((partial_dir / STATE).read_text(encoding="utf-8"))
+    state = _read_json(partial_dir / STATE)
     bad_rows = sorted(row for row, _ in state["bad"])
     keep = np.setdiff1d(np.arange(work.count), bad_rows)
     names = [IMAGES] + [LABELS] * (work.labels is not None) + [FILES] * bool(work.sources)
@@ -343,6 +436,9 @@ def _finish(out: Path, work: Work) -> dict:
                 os.replace(partial_dir / name, out / name)
     splits = {name: [int(np.searchsorted(keep, a)), int(np.searchsorted(keep, b))]
               for name, (a, b) in work.splits.items()}  # fmt: skip
+    if empty := [name for name, (a, b) in splits.items() if a == b]:
+        raise DataError(f"{work.identity['source']}: with its {len(bad_rows)} unreadable images "
+                        f"left out, the {empty[0]} split has none; too few images")  # fmt: skip
     skipped = [*work.skipped, *[(work.sources[row], msg) for row, msg in state["bad"]]]
     manifest = {
         "format": FORMAT, "version": VERSION, "source": work.identity["source"],
