@@ -67,7 +67,7 @@ def kill_halfway(folder: Path, out: Path, count: int) -> int:
         if done >= count // 2:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return done
+            return min(done, count)
         time.sleep(0.05)
     raise RuntimeError("the prepare finished before it could be killed halfway")
 
