@@ -192,7 +192,7 @@ def test_damaged_prepared_data_is_one_error(folder, tmp_path):
     with pytest.raises(DataError, match=r"images.npy: expected \d+ bytes as the manifest says"):
         load_dataset(tmp_path / "d")
     (tmp_path / "d" / "manifest.json").write_text("{")
-    with pytest.raises(DataError, match=r"manifest\.json: not a readable manifest"):
+    with pytest.raises(DataError, match=r"manifest\.json: not readable JSON"):
         load_dataset(tmp_path / "d")
 
 

@@ -19,7 +19,6 @@ import collections
 import contextlib
 import hashlib
 import itertools
-import json
 import math
 import os
 import shutil
@@ -38,7 +37,8 @@ import numpy as np
 from autoencode.data import folders
 from autoencode.data.arrays import load_array_file
 from autoencode.data.types import Dataset, Split
-from autoencode.errors import DataError
+from autoencode.errors import DataError, FileFormatError
+from autoencode.io import atomic_write, read_json, write_json, write_npy, write_text
 
 FORMAT = "autoencode-prepared"
 VERSION = 1
@@ -56,10 +56,10 @@ def is_prepared(path: str | Path) -> bool:
 def read_manifest(path: str | Path) -> dict:
     where = Path(path) / MANIFEST
     try:
-        manifest = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{where}: not a readable manifest ({e})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        manifest = read_json(where)
+    except FileFormatError as e:
+        raise DataError(str(e)) from None
+    if manifest.get("format") != FORMAT:
         raise DataError(f"{where}: not an autoencode prepared-data manifest")
     if manifest.get("version") != VERSION:
         raise DataError(f"{where}: format version {manifest.get('version')!r}, "
@@ -179,12 +179,9 @@ def _locked(out: Path) -> Iterator[None]:
 
 def _read_json(path: Path) -> dict:
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"{path}: damaged ({e}); pass --overwrite to start again") from None
-    if not isinstance(found, dict):
-        raise DataError(f"{path}: damaged (not a JSON object); pass --overwrite to start again")
-    return found
+        return read_json(path)
+    except FileFormatError as e:
+        raise DataError(f"{e}; pass --overwrite to start again") from None
 
 
 def _listing_digest(source: Path) -> str:
@@ -301,7 +298,6 @@ def _plan(source: Path, identity: dict, settings: dict, mapper) -> Work:
 
 
 def _start(partial_dir: Path, work: Work) -> None:
-    from autoencode.io import write_json, write_npy, write_text
 
     if partial_dir.exists():
         shutil.rmtree(partial_dir)
@@ -386,8 +382,6 @@ def _write_images(partial_dir: Path, work: Work, source: Path, settings: dict, m
                   progress: bool) -> None:  # fmt: skip
     from tqdm.auto import tqdm
 
-    from autoencode.io import write_json
-
     state = _read_json(partial_dir / STATE)
     done, bad = state["done"], state["bad"]
     total = math.ceil(work.count / work.chunk)
@@ -421,7 +415,6 @@ def _write_chunk(f, position: int, array: np.ndarray) -> None:
 
 def _finish(out: Path, work: Work) -> dict:
     """The final files from the partial ones (without the bad rows), then the manifest."""
-    from autoencode.io import write_json
 
     partial_dir = out / PARTIAL
     state = _read_json(partial_dir / STATE)
@@ -454,7 +447,6 @@ def _finish(out: Path, work: Work) -> dict:
 
 def _compact(partial_dir: Path, out: Path, work: Work, keep: np.ndarray) -> None:
     """The rows ``keep`` of the partial files into the final ones (each written atomically)."""
-    from autoencode.io import atomic_write, write_npy, write_text
 
     images = np.load(partial_dir / IMAGES, mmap_mode="r")
 
