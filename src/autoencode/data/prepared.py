@@ -298,7 +298,6 @@ def _plan(source: Path, identity: dict, settings: dict, mapper) -> Work:
 
 
 def _start(partial_dir: Path, work: Work) -> None:
-
     if partial_dir.exists():
         shutil.rmtree(partial_dir)
     partial_dir.mkdir(parents=True)
@@ -410,12 +409,14 @@ def _write_images(partial_dir: Path, work: Work, source: Path, settings: dict, m
 
 
 def _write_chunk(f, position: int, array: np.ndarray) -> None:
-    os.pwrite(f.fileno(), np.ascontiguousarray(array).data, position)
+    data = memoryview(np.ascontiguousarray(array)).cast("B")
+    while data:  # pwrite may write less than asked
+        written = os.pwrite(f.fileno(), data, position)
+        data, position = data[written:], position + written
 
 
 def _finish(out: Path, work: Work) -> dict:
     """The final files from the partial ones (without the bad rows), then the manifest."""
-
     partial_dir = out / PARTIAL
     state = _read_json(partial_dir / STATE)
     bad_rows = sorted(row for row, _ in state["bad"])
