@@ -76,3 +76,16 @@ def test_train_on_a_folder(labelled, tmp_path, capsys):
     run = load_run(tmp_path / "r")
     assert run.config.model.input_shape == (1, 16, 16)
     assert run.load_dataset().class_names == ("class_0", "class_1")
+
+
+def test_sixteen_bit_greyscale_keeps_its_range(tmp_path):
+    deep = (np.arange(2 * 8 * 8).reshape(2, 8, 8) * 500).astype(np.uint16)  # 0 .. 63,500
+    (tmp_path / "deep").mkdir()
+    for i, image in enumerate(deep):
+        Image.fromarray(image).save(tmp_path / "deep" / f"{i}.png")  # mode I;16
+    data = load_dataset(tmp_path / "deep")
+    both = np.concatenate([data.valid.images, data.train.images])
+    assert both.shape == (2, 8, 8)  # greyscale, not RGB
+    assert {tuple(x.ravel()) for x in both} == {
+        tuple((x >> 8).astype(np.uint8).ravel()) for x in deep
+    }

@@ -69,7 +69,9 @@ def _open(path: Path, load: bool = True):
 
 
 def _grey(image) -> bool:
-    """Greyscale: a grey mode, and for a palette image, a grey palette."""
+    """Greyscale: a grey mode (16-bit ones too), and for a palette image, a grey palette."""
+    if image.mode.startswith("I;16"):
+        return True
     if image.mode not in GREY_MODES:
         return False
     if image.mode != "P":
@@ -107,7 +109,7 @@ def decode(paths: list[Path], grey: bool, size: tuple[int, int],
         except DataError as e:
             bad.append((i, str(e)))
             continue
-        image = image.convert("L" if grey else "RGB")
+        image = _eight_bit(image).convert("L" if grey else "RGB")
         if image.size != size:
             if not resize:
                 bad.append(
@@ -117,6 +119,16 @@ def decode(paths: list[Path], grey: bool, size: tuple[int, int],
             image = image.resize(size, Image.Resampling.BILINEAR)
         out[i] = np.asarray(image, dtype=np.uint8)
     return out, bad
+
+
+def _eight_bit(image):
+    """A 16-bit greyscale image (``I;16``) as 8-bit by its high byte; Pillow's own conversion
+    clips values above 255 instead, which turns such images white."""
+    from PIL import Image
+
+    if not image.mode.startswith("I;16"):
+        return image
+    return Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8), "L")
 
 
 def _size_message(path: Path, got: tuple[int, int], wanted: tuple[int, int]) -> str:
