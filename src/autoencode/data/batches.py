@@ -20,9 +20,10 @@ def image_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
-def to_float(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels to float32 in [0, 1], as the seed's ``X / 255.0``."""
-    return batch.float().div_(255.0)
+def to_float(batch: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 pixels to floats (float32 unless a float64 model asks) in [0, 1], as the seed's
+    ``X / 255.0``."""
+    return batch.to(dtype).div_(255.0)
 
 
 class FileRows:

@@ -52,9 +52,9 @@ def evaluate_losses(model: Trainable, tensors: list[torch.Tensor], batch_size: i
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
-    n = len(tensors[0])
+    n, dtype = len(tensors[0]), next(model.parameters()).dtype
     for start in range(0, n, batch_size):
-        x = to_float(tensors[0][start : start + batch_size])
+        x = to_float(tensors[0][start : start + batch_size], dtype)
         targets = [t[start : start + batch_size] for t in tensors[1:]]
         for name, value in model(x, *targets).losses.items():
             sums[name] = sums.get(name, 0.0) + float(value) * len(x)
@@ -92,6 +92,7 @@ class Trainer:
                  callbacks: Sequence[Callback] = ()):  # fmt: skip
         self.model, self.config, self.device, self.world = model, config, device, world
         self.network = network or model
+        self.dtype = next(model.parameters()).dtype  # batches in the weights' precision
         self.callbacks = list(callbacks)
         self.optimizer = config.make_optimizer(model.parameters())
         self.shuffle = torch.Generator().manual_seed(stream_seed(config.seed, "shuffle"))
@@ -149,7 +150,7 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = rate
             batch = order[start : start + bs]
-            x = to_float(images[batch])
+            x = to_float(images[batch], self.dtype)
             out = self.network(x, *(t[batch] for t in targets))
             loss = out.loss
             self.optimizer.zero_grad(set_to_none=True)

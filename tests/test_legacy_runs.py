@@ -1,0 +1,152 @@
+"""Run folders of the kinds ``stacked``, ``conv`` and ``vae`` (format 2, the code before issue 19
+made every model a composition of parts) load, reconstruct, evaluate and resume as they did.
+
+``fixtures/legacy_runs.json`` was recorded by that code (``python tests/test_legacy_runs.py
+--record`` on commit de08031 with this file): each folder's text files and the names, shapes and
+dtypes of its tensors, and what the old code computed from it. No weights are kept in the
+repository: the tests write each tensor again from a seed of its name, so the folder is the same,
+byte for byte, on every machine. Outputs are float32 and compared to 1e-6, absolute or
+relative (the seed's conv layers round differently by instruction set at about 1e-6 relative).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import autoencode as ae
+from autoencode.data.types import Dataset, Split
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import synthetic_images  # noqa: E402
+
+RECORDED = Path(__file__).parent / "fixtures" / "legacy_runs.json"
+KINDS = ("stacked", "conv", "vae")
+TEXT_FILES = ("config.json", "history.csv", "metrics.json")
+TENSOR_FILES = ("model.safetensors", "checkpoint/last.safetensors")
+TOLERANCE = 1e-6
+
+
+def legacy_data() -> Dataset:
+    """12×12 synthetic images (numpy's generator: the same on every machine)."""
+    images, labels = synthetic_images(96, seed=3, size=12)
+    return Dataset("tiny", Split(images[32:], labels[32:]), Split(images[:32], labels[:32]),
+                   Split(images[:16], labels[:16]), ("a", "b", "c", "d"))  # fmt: skip
+
+
+def tensor_from_name(name: str, dtype: str, shape: list[int], value=None) -> torch.Tensor:
+    """A tensor written again from its name alone: a generator's state for ``rng.*``, the
+    recorded value for a scalar, else uniform values (non-negative for optimizer averages)."""
+    seed = zlib.crc32(name.removeprefix("model.").encode())
+    generator = torch.Generator().manual_seed(seed)
+    if name.startswith("rng."):
+        return generator.get_state()
+    if value is not None:
+        return torch.tensor(value, dtype=getattr(torch, dtype))
+    if name.startswith("optimizer."):
+        return torch.empty(shape).uniform_(0.0, 1e-3, generator=generator)
+    return torch.empty(shape).uniform_(-0.1, 0.1, generator=generator)
+
+
+def write_legacy_run(folder: Path, kind: str, checkpoint: bool = True) -> Path:
+    """The recorded folder of ``kind``, written again (without its checkpoint if asked)."""
+    from safetensors.torch import save_file
+
+    recorded = json.loads(RECORDED.read_text())[kind]
+    for name in TEXT_FILES:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(recorded["files"][name])
+    for name in TENSOR_FILES if checkpoint else TENSOR_FILES[:1]:
+        spec = recorded["tensors"][name]
+        tensors = {n: tensor_from_name(n, *t) for n, t in spec["tensors"].items()}
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(folder / name), metadata=spec["metadata"])
+    return folder
+
+
+def outputs(folder: Path, checkpoint: bool) -> dict:
+    """What a run folder gives: its reconstructions and codings of the first validation images,
+    samples (a generative run), the evaluation card, and two epochs more (with a checkpoint)."""
+    data = legacy_data()
+    run = ae.load_run(folder)
+    images = data.valid.images[:6]
+    out = {
+        "parameters": sum(p.numel() for p in run.model.parameters()),
+        "reconstruction": run.reconstruct(images).ravel().tolist(),
+        "codings": run.encode(images).ravel().tolist(),
+        "evaluation": ae.evaluate(run, data, samples=0, record=False),
+    }
+    if run.model.generative:
+        out["samples"] = run.sample(3, seed=0).ravel().tolist()
+    if checkpoint:
+        resumed = ae.resume(folder, data, epochs=3, progress=False, device="cpu")
+        out["resumed"] = [{k: v for k, v in row.items() if k != "seconds"}
+                          for row in resumed.history]  # fmt: skip
+    return out
+
+
+def numbers(value, path: str = "") -> dict[str, float]:
+    """Every number inside nested dicts and lists, by its path."""
+    if isinstance(value, dict):
+        return {
+            k: v for key, item in value.items() for k, v in numbers(item, f"{path}.{key}").items()
+        }
+    if isinstance(value, list):
+        return {
+            k: v for i, item in enumerate(value) for k, v in numbers(item, f"{path}[{i}]").items()
+        }
+    return {path: value}
+
+
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["checkpoint", "weights-only"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_legacy_run_folder_gives_what_it_gave(kind, checkpoint, tmp_path):
+    recorded = json.loads(RECORDED.read_text())[kind]["outputs"]
+    got = numbers(outputs(write_legacy_run(tmp_path / kind, kind, checkpoint), checkpoint))
+    want = numbers({k: v for k, v in recorded.items() if checkpoint or k != "resumed"})
+    assert sorted(got) == sorted(want)
+    wrong = {k: (got[k], v) for k, v in want.items()
+             if not (got[k] == v if isinstance(v, (str, bool)) or v is None
+                     else np.isclose(got[k], v, rtol=TOLERANCE, atol=TOLERANCE))}  # fmt: skip
+    assert wrong == {}
+
+
+def record() -> dict:
+    """The folders the code of today writes, with its tensors replaced by ones from their names,
+    and its outputs from them."""
+    import tempfile
+
+    from safetensors import safe_open
+
+    fixtures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in KINDS:
+            trained = Path(tmp) / "trained" / kind
+            ae.train(kind, legacy_data(), trained, epochs=1, batch_size=16, progress=False)
+            entry = {"files": {n: (trained / n).read_text() for n in TEXT_FILES}, "tensors": {}}
+            for name in TENSOR_FILES:
+                with safe_open(str(trained / name), "pt") as f:
+                    entry["tensors"][name] = {
+                        "metadata": f.metadata(),
+                        "tensors": {n: [str(f.get_tensor(n).dtype).removeprefix("torch."),
+                                        list(f.get_tensor(n).shape),
+                                        f.get_tensor(n).item() if f.get_tensor(n).ndim == 0 else None]
+                                    for n in f.keys()},  # noqa: SIM118
+                    }  # fmt: skip
+            fixtures[kind] = entry
+        RECORDED.write_text(json.dumps(fixtures, indent=1) + "\n")
+        for kind in KINDS:
+            folder = write_legacy_run(Path(tmp) / "written" / kind, kind)
+            fixtures[kind]["outputs"] = outputs(folder, checkpoint=True)
+    RECORDED.write_text(json.dumps(fixtures, indent=1) + "\n")
+    return fixtures
+
+
+if __name__ == "__main__" and "--record" in sys.argv:
+    record()
