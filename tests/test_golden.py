@@ -28,9 +28,7 @@ import autoencode as ae
 from autoencode.data.types import Split
 from autoencode.models import build_model
 from autoencode.training.setup import fit, make_trainer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import synthetic_images  # noqa: E402
+from conftest import synthetic_images
 
 RECORDED = Path(__file__).parent / "fixtures" / "golden_histories.json"
 PRESETS = ("stacked", "conv", "vae")

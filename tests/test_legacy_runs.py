@@ -22,9 +22,7 @@ import torch
 
 import autoencode as ae
 from autoencode.data.types import Dataset, Split
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import synthetic_images  # noqa: E402
+from conftest import synthetic_images
 
 RECORDED = Path(__file__).parent / "fixtures" / "legacy_runs.json"
 KINDS = ("stacked", "conv", "vae")
