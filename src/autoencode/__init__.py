@@ -23,7 +23,7 @@ _EXPORTS = {  # public name: (module, name there)
     "Split": ("autoencode.data.types", "Split"),
     "DataRef": ("autoencode.data.types", "DataRef"),
     "load_dataset": ("autoencode.data.datasets", "load_dataset"),
-    "prepare": ("autoencode.data.prepared", "prepare"),
+    "prepare": ("autoencode.data.preparing", "prepare"),
     "load_prepared": ("autoencode.data.prepared", "load_prepared"),
     "dataset_places": ("autoencode.data.sources", "candidates"),
     "fetch_fashion_mnist": ("autoencode.data.sources", "locate_fashion_mnist"),

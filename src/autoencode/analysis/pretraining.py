@@ -22,7 +22,6 @@ an interrupted sweep ends where an uninterrupted one does.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import time
@@ -48,7 +47,7 @@ from autoencode.errors import AutoencodeError, ConfigError, DataError
 from autoencode.io import write_json
 from autoencode.models.classifier import Classifier
 from autoencode.run import load_run
-from autoencode.training.callbacks import Callback
+from autoencode.training.callbacks import EarlyStopping
 from autoencode.training.config import TrainingConfig
 from autoencode.training.distributed import world_size_from_env
 from autoencode.training.setup import fit, make_trainer
@@ -139,27 +138,6 @@ def accuracy(model: Classifier, split: Split, batch_size: int = 1000) -> float:
     return float((predictions.numpy() == split.labels).mean())
 
 
-class EarlyStopping(Callback):
-    """Every ``every`` epochs (and after the last), the validation accuracy; keeps the best
-    weights, and stops the trainer after ``patience`` checks without a gain."""
-
-    def __init__(self, valid: Split, every: int, patience: int):
-        self.valid, self.every, self.patience = valid, every, patience
-        self.best, self.best_epoch, self.waited, self.state = -1.0, 0, 0, None
-
-    def on_epoch_end(self, trainer, row: dict) -> None:
-        epoch = row["epoch"]
-        if epoch % self.every and epoch < trainer.config.epochs:
-            return
-        score = accuracy(trainer.model, self.valid)
-        if score > self.best:
-            self.best, self.best_epoch, self.waited = score, epoch, 0
-            self.state = copy.deepcopy(trainer.model.state_dict())
-        else:
-            self.waited += 1
-            trainer.stop = self.waited >= self.patience
-
-
 def train_classifier(run, mode: str, few: Split, valid: Split, n_classes: int,
                      settings: SweepSettings, seed: int,
                      device: str) -> tuple[Classifier, EarlyStopping, int]:  # fmt: skip
@@ -171,7 +149,9 @@ def train_classifier(run, mode: str, few: Split, valid: Split, n_classes: int,
     model.freeze_encoder(mode == "frozen")
     config = TrainingConfig(epochs=settings.epochs(len(few)), batch_size=settings.batch_size,
                             optimizer="adam", lr=settings.lr, seed=seed)  # fmt: skip
-    stopper = EarlyStopping(valid, settings.check_every(len(few)), settings.patience)
+    stopper = EarlyStopping(
+        lambda m: accuracy(m, valid), settings.check_every(len(few)), settings.patience
+    )
     trainer, placement = make_trainer(model, config, device, progress=False, callbacks=[stopper])
     fit(trainer, placement, few)
     model.load_state_dict(stopper.state)

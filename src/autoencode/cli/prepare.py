@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.data.prepared import prepare
+    from autoencode.data.preparing import prepare
 
     manifest = prepare(args.source, args.out, resize=args.resize, skip_bad=args.skip_bad,
                        workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencode.data import folders, prepared, sources
+from autoencode.data import folders, prepared, preparing, sources
 from autoencode.data.arrays import load_array_file
 from autoencode.data.idx import parse_idx
 from autoencode.data.types import DataRef, Dataset, Split
@@ -130,6 +130,6 @@ def load_folder(path: str | Path) -> Dataset:
     cached = sources.cache_root() / "prepared" / f"{path.name}-{key}"
     print(f"{path}: {len(files)} images, up to {most / 2**30:.1f} GiB of pixels; preparing "
           f"them once (autoencode prepare) in {cached}", file=sys.stderr)  # fmt: skip
-    prepared.prepare(path, cached, overwrite=True)
+    preparing.prepare(path, cached, overwrite=True)
     data = prepared.load_prepared(cached)
     return replace(data, name=path.name, source=str(path.resolve()), kind="folder")

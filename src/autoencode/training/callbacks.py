@@ -1,10 +1,14 @@
-"""What the trainer calls as it goes: progress on screen, the run folder's writer, any user hook.
+"""What the trainer calls as it goes: progress on screen, early stopping, the run folder's
+writer, any user hook.
 
 A callback implements any of the hooks below; the trainer calls them in list order on the
 process that writes (rank 0 under torchrun).
 """
 
 from __future__ import annotations
+
+import copy
+from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
@@ -43,3 +47,25 @@ class ProgressBar(Callback):
         terms = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
         epochs = trainer.config.epochs
         tqdm.write(f"epoch {row['epoch']}/{epochs}  {terms}  ({row['seconds']:.1f} s)")
+
+
+class EarlyStopping(Callback):
+    """Every ``every`` epochs (and after the last), ``score(model)`` (higher is better: the
+    validation accuracy, say); keeps the best weights, and stops the trainer after ``patience``
+    checks without a gain."""
+
+    def __init__(self, score: Callable[[object], float], every: int, patience: int):
+        self.score, self.every, self.patience = score, every, patience
+        self.best, self.best_epoch, self.waited, self.state = -1.0, 0, 0, None
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        epoch = row["epoch"]
+        if epoch % self.every and epoch < trainer.config.epochs:
+            return
+        score = self.score(trainer.model)
+        if score > self.best:
+            self.best, self.best_epoch, self.waited = score, epoch, 0
+            self.state = copy.deepcopy(trainer.model.state_dict())
+        else:
+            self.waited += 1
+            trainer.stop = self.waited >= self.patience
