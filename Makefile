@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: demo test test-fast install dev data lint bench clean
+.PHONY: demo test test-fast install dev data browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,21 @@ data: install
 demo: data
 	$(BIN)/autoencode demo --out $(DEMO)
 
-test: dev
+# The explorer page's tests run in a real headless browser: Debian's chromium and its driver,
+# installed where we may (root with apt-get), else those tests skip saying what to install.
+browser:
+	@if ! { command -v chromium && command -v chromedriver; } >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (the page tests' browser)"; \
+		apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "could not install chromium: the page tests will skip"; \
+	fi
+
+test: dev browser
 	$(BIN)/python -m pytest -q
 
 # Everything but the tests marked slow (real data, subprocesses, long training).
-test-fast: dev
+test-fast: dev browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: dev

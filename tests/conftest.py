@@ -91,3 +91,25 @@ def fashion_mnist() -> Dataset:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have Fashion-MNIST (apt-get install dataset-fashion-mnist): {e}")
         pytest.skip(f"Fashion-MNIST not installed here ({e})")
+
+
+def write_image_folder(root: Path, size: tuple[int, int], per_class: int = 8) -> Path:
+    """Two classes of RGB PNGs of ``size`` (width, height), as a user would have them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    width, height = size
+    for label in ("red", "blue"):
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            image = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+            image[height // 4 : height * 3 // 4, width // 4 : width * 3 // 4,
+                  0 if label == "red" else 2] = 220  # fmt: skip
+            Image.fromarray(image).save(root / label / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory) -> Path:
+    """16 photos of 100×75 RGB in two class folders."""
+    return write_image_folder(tmp_path_factory.mktemp("photos"), (100, 75))

@@ -45,7 +45,7 @@ def test_train_model_options(tiny_npz, tmp_path, capsys):
                          "--optimizer", "adam", "--lr", "0.001", "--quiet")  # fmt: skip
     assert code == 0, err
     run = load_run(tmp_path / "r")
-    assert run.config.model.encoder_units == (64, 8) and run.config.training.optimizer == "adam"
+    assert run.config.model.encoder.units == (64, 8) and run.config.training.optimizer == "adam"
     assert run.encode(synthetic_images(3)[0]).shape == (3, 8)
 
 
@@ -86,7 +86,7 @@ def test_resume_from_the_cli(trained, capsys):
     (["train", "--data", "nowhere"], "unknown dataset 'nowhere'"),
     (["train", "--data-dir", "/nonexistent"], "/nonexistent: data directory (--data-dir) does not exist"),
     (["train", "--model", "units"], "expected KEY=VALUE"),
-    (["train", "--model", "wings=2"], "unknown stacked model setting(s): wings"),
+    (["train", "--model", "wings=2"], "unknown model setting(s): wings"),
     (["train", "--device", "tpu:9"], "unknown device 'tpu:9'"),
     (["reconstruct", "/nonexistent/run"], "/nonexistent/run: not a run folder"),
     (["summary", "--preset", "nope"], "unknown preset 'nope'"),

@@ -1,5 +1,6 @@
-"""Autoencoders from parts: an encoder, a decoder and an objective (``models.composed``)."""
+"""Autoencoders from parts: an encoder, a decoder and an objective (``models.autoencoder``)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,67 +11,14 @@ import autoencode as ae
 from autoencode.cli.main import main
 from autoencode.data.types import Dataset, Split
 from autoencode.errors import ConfigError
-from autoencode.models import build_model
-from autoencode.models.composed import ComposedConfig
-from conftest import synthetic_images
-
-FAMILY = ["denoising", "sparse-l1", "sparse-kl", "tied", "beta-vae", "conv-vae", "vq"]
-
-# The seed's three models, written as parts: the same layers, built in the same order.
-SEED_AS_PARTS = {
-    "stacked": ComposedConfig(),
-    "conv": ComposedConfig(encoder={"kind": "conv"}, decoder={"kind": "conv"}),
-    "vae": ComposedConfig(
-        encoder={"kind": "dense", "units": [150, 100]},
-        decoder={"kind": "dense", "units": [100, 150], "activation": "selu"},
-        objective={"kind": "variational", "codings": 10},
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(SEED_AS_PARTS))
-def test_the_seed_models_are_configurations_of_parts(name, tiny_data, tmp_path):
-    """Parameter for parameter and step for step: the same history from the same seed."""
-    seed = ae.train(name, tiny_data, tmp_path / "seed", epochs=2, batch_size=16, progress=False)
-    parts = ae.train(name, tiny_data, tmp_path / "parts", model=SEED_AS_PARTS[name], epochs=2,
-                     batch_size=16, progress=False)  # fmt: skip
-    count = [sum(p.numel() for p in r.model.parameters()) for r in (seed, parts)]
-    assert count[0] == count[1] == {"stacked": 163_814, "conv": 46_529, "vae": 269_504}[name]
-    assert [r["loss"] for r in seed.history] == [r["loss"] for r in parts.history]
-    assert [r["val_loss"] for r in seed.history] == [r["val_loss"] for r in parts.history]
+from autoencode.models import ModelConfig, build_model
+from conftest import synthetic_images, write_image_folder
 
 
 @pytest.fixture(scope="module")
 def rgb_folder(tmp_path_factory):
-    """A 3×32×32 image folder of two classes (PNG files, as a user would have them)."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("rgb")
-    rng = np.random.default_rng(0)
-    for label in ("red", "blue"):
-        (root / label).mkdir()
-        for i in range(12):
-            image = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-            image[8:24, 8:24, 0 if label == "red" else 2] = 220
-            Image.fromarray(image).save(root / label / f"{i}.png")
-    return root
-
-
-@pytest.mark.parametrize("preset", FAMILY)
-@pytest.mark.parametrize("data", ["npz", "rgb"])
-def test_every_family_preset_trains_from_the_cli(preset, data, tiny_npz, rgb_folder, tmp_path,
-                                                 capsys):  # fmt: skip
-    source = tiny_npz if data == "npz" else rgb_folder
-    argv = ["train", "--preset", preset, "--data", source, "--epochs", 1, "--batch-size", 8,
-            "--out", tmp_path / "run", "--quiet"]  # fmt: skip
-    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
-    run = ae.load_run(tmp_path / "run")
-    shape = (1, 28, 28) if data == "npz" else (3, 32, 32)
-    assert run.config.model.input_shape == shape
-    images = run.load_dataset().valid.images[:3]
-    assert run.reconstruct(images).shape == images.shape
-    if run.model.generative:
-        assert run.sample(2, seed=0).shape == (2, *images.shape[1:])
+    """A 3×32×32 image folder of two classes."""
+    return write_image_folder(tmp_path_factory.mktemp("rgb"), (32, 32), per_class=12)
 
 
 def test_tied_weights_are_the_encoders_transposed():
@@ -107,8 +55,8 @@ def test_beta_weighs_the_kl_term():
     x = torch.rand(8, 1, 28, 28)
     terms = []
     for beta in (1.0, 4.0):
-        config = ComposedConfig(**{**SEED_AS_PARTS["vae"].__dict__,
-                                   "objective": {"kind": "variational", "beta": beta}})  # fmt: skip
+        config = dataclasses.replace(ae.get_preset("vae").model,
+                                     objective={"kind": "variational", "beta": beta})  # fmt: skip
         torch.manual_seed(0)
         with torch.no_grad():
             terms.append(build_model(config)(x).losses)
@@ -118,7 +66,7 @@ def test_beta_weighs_the_kl_term():
 def test_a_setting_of_one_part_changes_from_python_and_the_cli(tiny_npz, tmp_path, capsys):
     run = ae.train("beta-vae", tiny_npz, tmp_path / "a", model={"objective.beta": 2.0}, epochs=1,
                    progress=False)  # fmt: skip
-    assert run.config.model.objective["beta"] == 2.0
+    assert run.config.model.objective.beta == 2.0
     argv = ["train", "--preset", "beta-vae", "--data", tiny_npz, "--epochs", "1", "--quiet",
             "--model", "objective.beta=2", "--out", str(tmp_path / "b")]  # fmt: skip
     assert main(argv) == 0
@@ -140,7 +88,7 @@ def test_a_setting_of_one_part_changes_from_python_and_the_cli(tiny_npz, tmp_pat
 ])  # fmt: skip
 def test_parts_that_do_not_fit_are_one_clear_error(parts, message):
     with pytest.raises(ConfigError, match=message):
-        build_model(ComposedConfig(**parts))
+        build_model(ModelConfig(**parts))
 
 
 def test_noisy_reconstructions_and_their_score(tiny_npz, tmp_path, capsys):
@@ -198,7 +146,7 @@ def test_an_objective_added_as_the_readme_shows(tiny_data, tmp_path, monkeypatch
                    epochs=2, progress=False)  # fmt: skip
     assert {"loss", "reconstruction", "norm", "val_norm"} <= set(run.history[-1])
     again = ae.load_run(tmp_path / "r")
-    assert again.config.model.objective == {"kind": "codings_norm"}
+    assert again.config.model.objective.kind == "codings_norm"
     assert np.array_equal(again.encode(tiny_data.valid.images), run.encode(tiny_data.valid.images))
 
 
@@ -239,7 +187,7 @@ def test_greedy_needs_a_mirrored_dense_model(tiny_data, tmp_path):
 @pytest.mark.parametrize("downsample", ["pool", "stride"])
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 28, 20), (1, 27, 13)])
 def test_conv_parts_take_any_image_size(downsample, shape):
-    config = ComposedConfig(input_shape=shape, encoder={"kind": "conv", "filters": [8, 16, 16],
+    config = ModelConfig(input_shape=shape, encoder={"kind": "conv", "filters": [8, 16, 16],
                             "downsample": downsample}, decoder={"kind": "conv"})  # fmt: skip
     model = build_model(config)
     x = torch.rand(2, *shape)

@@ -31,7 +31,10 @@ def browser(tmp_path_factory):
     if webdriver is None or not (CHROMIUM and DRIVER):
         if os.environ.get("CI"):  # .ci/run installs them: missing there is a failure
             pytest.fail("the page tests need chromium, chromium-driver and selenium")
-        pytest.skip("needs Debian's chromium and chromium-driver, and selenium ([dev] extra)")
+        pytest.skip(
+            "the page tests need a browser: apt-get install chromium chromium-driver "
+            "(make test does it as root), and selenium (pip install -e '.[dev]')"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:

@@ -35,7 +35,9 @@ from hypothesis import strategies as st
 from autoencode.cli.main import main
 from autoencode.data import sources
 from autoencode.data.idx import content_sha256, parse_idx, read_idx
-from autoencode.errors import DataError
+from autoencode.errors import ConfigError, DataError
+from autoencode.models import build_model
+from autoencode.presets import PRESETS
 from conftest import idx_bytes, synthetic_images
 
 # -- the memory bound ------------------------------------------------------------------------
@@ -160,10 +162,14 @@ HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.function_s
 INTERESTING_INTS = [0, 1, 2, 3, 28, 30, 100, 784, -1, -(2**31), 1 << 20, (1 << 20) + 1,
                     2_000_000_000, 2**31, 2**32, 2**53 + 1, 2**63, 2**64, 10**30, -(10**30),
                     10**400]  # fmt: skip
-WORDS = ["stacked", "conv", "vae", "selu", "relu", "linear", "sgd", "adam", "file", "builtin",
+WORDS = ["stacked", "conv", "vae", "autoencoder", "dense", "reconstruction", "denoising",
+         "variational", "vq", "sparse_kl", "pool", "stride", "bce", "mse",
+         "selu", "relu", "linear", "sgd", "adam", "file", "builtin",
          "memory", "folder", "fashion-mnist", "autoencode-run/1", "autoencode-run/2", "F32",
          "", "\n", "x\ny", "/", "../../etc/passwd", "é"]  # fmt: skip
-KEYS = ["kind", "input_shape", "encoder_units", "decoder_units", "activation", "filters",
+KEYS = ["kind", "input_shape", "encoder", "decoder", "objective", "units", "coding_activation",
+        "tied", "downsample", "beta", "noise", "dropout", "target", "weight", "codebook_size",
+        "commitment", "loss", "encoder_units", "decoder_units", "activation", "filters",
         "kernel_size", "hidden", "codings", "kl_weight", "epochs", "batch_size", "optimizer", "lr",
         "optimizer_options", "seed", "location", "train_size", "valid_size", "dataset", "format",
         "preset", "model", "training", "data", "runtime", "momentum", "history", "scalars",
@@ -323,6 +329,27 @@ def test_mutated_config(base, capsys, data, command):
         event(outcome(code, err))
         if code == 2:
             assert str(folder) in err or str(npz) in err, f"names no file: {err}"
+
+
+PRESET_MODELS = {name: preset.model.to_dict() for name, preset in PRESETS.items()}
+LEGACY_MODELS = [{"kind": "stacked", "input_shape": [1, 28, 28], "encoder_units": [100, 30]},
+                 {"kind": "conv", "input_shape": [1, 28, 28], "filters": [16, 32, 64]},
+                 {"kind": "vae", "input_shape": [1, 28, 28], "hidden": [150, 100]}]  # fmt: skip
+
+
+@settings(max_examples=300, **HYPOTHESIS)
+@given(data=st.data(), tree=st.sampled_from([*PRESET_MODELS.values(), *LEGACY_MODELS]))
+def test_mutated_model_config_of_every_preset(data, tree):
+    """Any preset's model config (and the older kinds'), mutated: built on the meta device, or
+    one ConfigError on one line; never another exception."""
+    config = data.draw(mutated_json(tree), label="model")
+    try:
+        build_model(json.loads(to_json(config)), device="meta")
+    except ConfigError as e:
+        assert "\n" not in str(e) and str(e), repr(e)
+        event("refused")
+    else:
+        event("built")
 
 
 # -- 2. the safetensors header ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Run folders of the kinds ``stacked``, ``conv`` and ``vae`` (format 2, the code before issue 19
 made every model a composition of parts) load, reconstruct, evaluate and resume as they did.
 
-``fixtures/legacy_runs.json`` was recorded by that code (``python tests/test_legacy_runs.py
+``fixtures/legacy_runs.json`` was recorded by that code (``python tests/test_legacy.py
 --record`` on commit de08031 with this file): each folder's text files and the names, shapes and
 dtypes of its tensors, and what the old code computed from it. No weights are kept in the
 repository: the tests write each tensor again from a seed of its name, so the folder is the same,
@@ -148,3 +148,39 @@ def record() -> dict:
 
 if __name__ == "__main__" and "--record" in sys.argv:
     record()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_older_kind_is_its_seed_preset(kind):
+    from autoencode.models import config_from_dict
+
+    assert config_from_dict({"kind": kind, "input_shape": [1, 28, 28]}) == ae.get_preset(kind).model
+
+
+def test_older_settings_are_aliases_of_part_settings():
+    from autoencode.models import config_from_dict
+
+    vae = config_from_dict({"kind": "vae", "hidden": [200, 50], "codings": 4, "kl_weight": 2.0,
+                            "activation": "relu"})  # fmt: skip
+    assert (vae.encoder.units, vae.decoder.units) == ((200, 50), (50, 200))
+    assert (vae.objective.codings, vae.objective.beta) == (4, 2.0)
+    assert vae.encoder.activation == vae.decoder.activation == "relu"
+    conv = config_from_dict({"kind": "conv", "filters": [8, 16], "kernel_size": 5})
+    assert (
+        conv.encoder.filters == (8, 16)
+        and conv.encoder.kernel_size == conv.decoder.kernel_size == 5
+    )
+    for order in (["activation", "decoder_activation"], ["decoder_activation", "activation"]):
+        values = {"activation": "relu", "decoder_activation": "selu"}
+        stacked = config_from_dict({"kind": "stacked", **{k: values[k] for k in order}})
+        assert (stacked.encoder.activation, stacked.decoder.activation) == ("relu", "selu")
+    plain = config_from_dict({"kind": "stacked", "activation": "relu"})
+    assert plain.decoder.activation == "linear"  # the stacked kind's decoder kept its own
+
+
+def test_an_older_setting_changes_a_preset(tmp_path):
+    run = ae.train("vae", legacy_data(), tmp_path / "r", model={"hidden": (32, 16)}, epochs=1,
+                   progress=False)  # fmt: skip
+    assert run.config.model.encoder.units == (32, 16) and run.config.model.decoder.units == (16, 32)
+    with pytest.raises(ae.ConfigError, match=r"'nowhere\.x' names no setting of the model"):
+        ae.train("vae", legacy_data(), tmp_path / "s", model={"nowhere.x": 1}, progress=False)

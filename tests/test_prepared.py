@@ -9,13 +9,13 @@ import torch
 from PIL import Image
 
 from autoencode.cli.main import main
-from autoencode.data import batches, datasets, folders, prepared
+from autoencode.data import batches, datasets, folders
+from autoencode.data import preparing as prepared  # the writing side, whose names these tests patch
 from autoencode.data.datasets import load_array_file, load_dataset
 from autoencode.data.folders import load_image_folder
 from autoencode.data.types import Split
 from autoencode.errors import DataError
-from autoencode.models.base import build_model
-from autoencode.models.stacked import StackedConfig
+from autoencode.models import ModelConfig, build_model
 from autoencode.training.config import TrainingConfig
 from autoencode.training.trainer import Trainer
 from conftest import synthetic_images
@@ -232,7 +232,9 @@ def test_memory_mapped_training_equals_in_memory_training(folder, tmp_path, monk
 
     def fit(split_of):
         torch.manual_seed(0)
-        model = build_model(StackedConfig(encoder_units=(16, 4), input_shape=(1, 12, 12)))
+        model = build_model(
+            ModelConfig(input_shape=(1, 12, 12), encoder={"kind": "dense", "units": [16, 4]})
+        )
         trainer = Trainer(
             model, TrainingConfig(epochs=2, batch_size=8, lr=0.5), torch.device("cpu")
         )

@@ -31,7 +31,8 @@ def test_load_run_rebuilds_from_the_folder(run_dir, tiny_data):
     (lambda d: (d / "config.json").unlink(), "config.json: missing"),
     (lambda d: (d / "config.json").write_text("{ not json"), "config.json: not readable JSON"),
     (lambda d: (d / "config.json").write_text('{"format": "other"}'), "not an autoencode run config"),
-    (lambda d: _edit_config(d, encoder_units=[50, 30]), "model.safetensors: does not fit config.json"),
+    (lambda d: _edit_config(d, encoder={"kind": "dense", "units": [50, 30]}),
+     "model.safetensors: does not fit config.json"),
     (lambda d: _edit_config(d, kind="nope"), "unknown model kind 'nope'"),
 ])  # fmt: skip
 def test_damaged_run_folders_are_refused(run_dir, damage, message):

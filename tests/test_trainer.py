@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from autoencode.api import resume, train
-from autoencode.models.stacked import StackedConfig
+from autoencode.models import ModelConfig
 from autoencode.training.trainer import TrainingDiverged
 
 
@@ -46,7 +46,7 @@ def test_model_follows_the_data_shape(tmp_path):
 
     rgb = np.random.default_rng(0).integers(0, 256, (40, 12, 10, 3)).astype(np.uint8)
     data = Dataset("rgb", Split(rgb[8:]), Split(rgb[:8]))
-    run = train(None, data, tmp_path / "r", model=StackedConfig(encoder_units=(16, 4)), epochs=1,
+    run = train(None, data, tmp_path / "r", model=ModelConfig(encoder={"kind": "dense", "units": [16, 4]}), epochs=1,
                 progress=False)  # fmt: skip
     assert run.config.model.input_shape == (3, 12, 10)
     assert run.reconstruct(rgb[:5]).shape == (5, 12, 10, 3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -12,7 +11,8 @@ import torch
 from autoencode.data.datasets import load_dataset
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, ConfigError, RunFolderError
-from autoencode.models.base import ModelConfig, build_model, config_from_dict
+from autoencode.models.autoencoder import ModelConfig, build_model, config_from_dict
+from autoencode.models.legacy import with_settings
 from autoencode.presets import get_preset
 from autoencode.run import Run, load_run
 from autoencode.runfolder import RunConfig, RunFolder, RunWriter
@@ -87,7 +87,8 @@ def _with_weights(network, weights: dict[str, torch.Tensor] | None):
 
 def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) -> ModelConfig:
     """The preset's model config, replaced by a whole config or changed by a dict of settings
-    (a dotted key changes a setting of one part: ``{"objective.beta": 2}``)."""
+    (a dotted key changes a setting of one part: ``{"objective.beta": 2}``; the older flat
+    names, ``{"encoder_units": (200, 50)}``, still work: ``models.legacy``)."""
     if isinstance(model, ModelConfig):
         return model
     if base is None:
@@ -95,17 +96,7 @@ def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) ->
             raise ConfigError("without a preset, {parameter} must be a model config "
                               "(or a dict with its kind)", parameter="model")  # fmt: skip
         return config_from_dict(model)
-    merged = copy.deepcopy(base.to_dict())
-    for key, value in (model or {}).items():  # "encoder.units": a setting inside a part
-        *parents, name = str(key).split(".")
-        place = merged
-        for parent in parents:
-            if not isinstance(place.get(parent), dict):
-                raise ConfigError(f"{{parameter}}: {key!r} names no setting of the model",
-                                  parameter="model")  # fmt: skip
-            place = place[parent]
-        place[name] = value
-    return config_from_dict(merged)
+    return config_from_dict(with_settings(base.to_dict(), model or {}))
 
 
 def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
@@ -196,36 +187,26 @@ def _greedy_phase(preset, data, out, config, training, previous, options) -> tup
 
 def greedy_phases(config: ModelConfig) -> list[ModelConfig]:
     """The model of each phase: the first k encoder layers and their mirror in the decoder."""
-    from autoencode.models.composed import ComposedConfig
-    from autoencode.models.stacked import StackedConfig
+    from autoencode.models.parts import DenseDecoder, DenseEncoder
 
-    if isinstance(config, StackedConfig):
-        units = config.encoder_units
-        if tuple(config.decoder_units) == tuple(reversed(units[:-1])):
-            return [dataclasses.replace(config, encoder_units=units[:k],
-                                        decoder_units=tuple(reversed(units[: k - 1])))
-                    for k in range(1, len(units) + 1)]  # fmt: skip
-    if isinstance(config, ComposedConfig) and config.encoder.get(
-        "kind"
-    ) == "dense" == config.decoder.get("kind"):
-        units = tuple(config.encoder.get("units", ()))
-        if tuple(config.decoder.get("units", ())) == tuple(
-            reversed(units[:-1])
-        ) and not config.decoder.get("tied"):
-            return [dataclasses.replace(config, encoder=_phase_encoder(config.encoder, k, len(units)),
-                                        decoder={**config.decoder, "units": list(reversed(units[: k - 1]))})
-                    for k in range(1, len(units) + 1)]  # fmt: skip
+    encoder, decoder = config.encoder, config.decoder
+    units = encoder.units if isinstance(encoder, DenseEncoder) else ()
+    if (isinstance(decoder, DenseDecoder) and not decoder.tied and units
+            and tuple(decoder.units) == tuple(reversed(units[:-1]))):  # fmt: skip
+        return [dataclasses.replace(config, encoder=_phase_encoder(encoder, k, len(units)),
+                                    decoder=dataclasses.replace(decoder, units=tuple(reversed(units[: k - 1]))))
+                for k in range(1, len(units) + 1)]  # fmt: skip
     raise ConfigError("greedy layer-wise training needs a dense encoder and an untied dense "
                       "decoder that mirrors it (decoder units = encoder units reversed, "
                       "without the codings)")  # fmt: skip
 
 
-def _phase_encoder(encoder: dict, k: int, layers: int) -> dict:
+def _phase_encoder(encoder, k: int, layers: int):
     """The first ``k`` encoder layers; the codings' own activation only on the last phase's."""
-    phase = {**encoder, "units": list(encoder["units"][:k])}
-    if k < layers:
-        phase.pop("coding_activation", None)
-    return phase
+    coding_activation = encoder.coding_activation if k == layers else None
+    return dataclasses.replace(
+        encoder, units=encoder.units[:k], coding_activation=coding_activation
+    )
 
 
 def _copy_trained_layers(trained, model) -> tuple[str, ...]:

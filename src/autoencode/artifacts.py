@@ -53,7 +53,7 @@ def save_samples(run: Run | str | Path, images: int = 12, *, seed: int = 42,
     RUN/figures/samples.png) and, with ``npy``, as a float32 array; the same seed, the same images."""
     run = load_run(run)
     if not run.model.generative:
-        raise AutoencodeError(f"{run.path}: a {run.config.model.kind!r} model cannot generate; "
+        raise AutoencodeError(f"{run.path}: a model with the {run.config.model.objective.kind!r} objective cannot generate; "
                               "train a variational one (preset vae)")  # fmt: skip
     samples = run.sample(images, seed)
     written = [save_figure(image_grid_figure(samples), out or run.folder.figure("samples"))]
@@ -125,7 +125,7 @@ def summary(target) -> str:
     """The seed's ``model.summary()`` table of a model, a preset (by name), a Run or a run folder."""
     from torch import nn
 
-    from autoencode.models.base import build_model
+    from autoencode.models.autoencoder import build_model
     from autoencode.models.summary import summary as model_summary
     from autoencode.presets import PRESETS, get_preset
 

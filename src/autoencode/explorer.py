@@ -51,7 +51,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
     codings = embed(run, chosen.images, progress=progress)
     coords, coords_from = _map(run, chosen.images, codings, method, split, seed)
     meta = {
-        "title": run.path.name, "kind": run.config.model.kind, "preset": run.config.preset,
+        "title": run.path.name, "kind": run.config.model.description, "preset": run.config.preset,
         "data": dataset.name, "split": split, "method": method, "mapFrom": coords_from,
         "points": len(chosen), "image": list(_image_shape(chosen.images)),
         "codingsShape": list(_codings_shape_of(run.model)), "classes": None, "labelValues": None,

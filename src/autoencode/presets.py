@@ -8,12 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autoencode.errors import ConfigError
-from autoencode.models.base import ModelConfig
-from autoencode.models.composed import ComposedConfig
-from autoencode.models.conv import ConvConfig
-from autoencode.models.stacked import StackedConfig
-from autoencode.models.variational import VAEConfig
+from autoencode.models.autoencoder import ModelConfig
 from autoencode.training.config import TrainingConfig
+
+# The seed's three models as parts: the same layers, built in the same order (Keras' names and
+# initialisation; 163,814, 46,529 and 269,504 parameters on 28×28 images).
+STACKED = ModelConfig(
+    encoder={"kind": "dense", "units": [100, 30]},
+    decoder={"kind": "dense", "units": [100], "activation": "linear"},
+)
+CONV = ModelConfig(encoder={"kind": "conv", "filters": [16, 32, 64]}, decoder={"kind": "conv"})
+VAE_ENCODER = {"kind": "dense", "units": [150, 100]}
+VAE_DECODER = {"kind": "dense", "units": [100, 150], "activation": "selu"}
+VAE = ModelConfig(
+    encoder=VAE_ENCODER, decoder=VAE_DECODER, objective={"kind": "variational", "codings": 10}
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ PRESETS: dict[str, Preset] = {
             "stacked",
             "The seed's stacked autoencoder: 784→100→30 (SELU) | 30→100 (linear)→784 (sigmoid); "
             "BCE, SGD lr 1.5, batch 32, 10 epochs.",
-            StackedConfig(),
+            STACKED,
             TrainingConfig(epochs=10, batch_size=32, optimizer="sgd", lr=1.5),
         ),
         Preset(
@@ -39,7 +48,7 @@ PRESETS: dict[str, Preset] = {
             "The seed's convolutional autoencoder: Conv2D 16/32/64 (SELU) + max-pool to 3×3×64 | "
             "Conv2DTranspose 32/16/1. The seed gives no training settings: the stacked AE's "
             "(BCE, SGD lr 1.5, batch 32), for 5 epochs.",
-            ConvConfig(),
+            CONV,
             TrainingConfig(epochs=5, batch_size=32, optimizer="sgd", lr=1.5),
         ),
         Preset(
@@ -47,7 +56,7 @@ PRESETS: dict[str, Preset] = {
             "The seed's variational autoencoder: 784→150→100 (SELU)→10-d Gaussian codings | "
             "10→100→150→784 (sigmoid); BCE + KL/784, RMSprop (Keras' lr 1e-3, rho 0.9, eps 1e-7), "
             "batch 128, 50 epochs.",
-            VAEConfig(),
+            VAE,
             TrainingConfig(
                 epochs=50,
                 batch_size=128,
@@ -60,20 +69,18 @@ PRESETS: dict[str, Preset] = {
 }
 
 # Beyond the seed: the family of its source book's chapter (Hands-On ML, 3rd ed., ch. 17), each a
-# composition of parts (models.composed). The dense ones train as the seed's stacked AE does and
+# composition of parts. The dense ones train as the seed's stacked AE does and
 # the variational ones as its VAE, so each differs from its seed model in one respect.
 SEED_SGD = TrainingConfig(epochs=10, batch_size=32, optimizer="sgd", lr=1.5)
 SEED_RMSPROP = PRESETS["vae"].training
 DENSE = {"kind": "dense", "units": [100, 30]}
 DENSE_DECODER = {"kind": "dense", "units": [100], "activation": "selu"}
 SPARSE = {"kind": "dense", "units": [100, 300], "coding_activation": "sigmoid"}
-VAE_ENCODER = {"kind": "dense", "units": [150, 100]}
-VAE_DECODER = {"kind": "dense", "units": [100, 150], "activation": "selu"}
 
 
 def _composed(name: str, description: str, encoder: dict, decoder: dict, objective: dict,
               training: TrainingConfig) -> Preset:  # fmt: skip
-    config = ComposedConfig(encoder=encoder, decoder=decoder, objective=objective)
+    config = ModelConfig(encoder=encoder, decoder=decoder, objective=objective)
     return Preset(name, description, config, training)
 
 
@@ -116,17 +123,17 @@ PRESETS.update({p.name: p for p in [
     Preset("stacked-fast", "Fast stacked: the seed's stacked AE with a SELU decoder hidden layer; "
            "Adam, one-cycle schedule to lr 1e-2, batch 128, 2 epochs: the seed's 10-epoch "
            "validation loss in a tenth of Keras' time.",
-           StackedConfig(decoder_activation="selu"),
+           ModelConfig(encoder=STACKED.encoder, decoder=DENSE_DECODER),
            TrainingConfig(epochs=2, batch_size=128, optimizer="adam", lr=1e-2, schedule="onecycle")),
     Preset("conv-fast", "Fast conv: the seed's convolutional AE; Adam, one-cycle schedule to lr "
            "2e-2, batch 64, 1 epoch: the seed's 5-epoch validation loss in a fraction of "
            "Keras' time.",
-           ConvConfig(),
+           CONV,
            TrainingConfig(epochs=1, batch_size=64, optimizer="adam", lr=2e-2, schedule="onecycle")),
     Preset("vae-fast", "Fast VAE: the seed's variational AE; Adam, one-cycle schedule to lr 7e-3, "
            "batch 256, 10 epochs: the seed's 50-epoch validation loss in a tenth of Keras' "
            "time.",
-           VAEConfig(),
+           VAE,
            TrainingConfig(epochs=10, batch_size=256, optimizer="adam", lr=7e-3, schedule="onecycle")),
 ]})  # fmt: skip
 

@@ -11,7 +11,7 @@ import torch
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset
 from autoencode.errors import DataError
-from autoencode.models.base import Autoencoder
+from autoencode.models.autoencoder import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
 from autoencode.training.device import resolve_device
 

@@ -38,7 +38,13 @@ from autoencode.io import (
     write_json,
     write_text,
 )
-from autoencode.models.base import Autoencoder, ModelConfig, build_model, config_from_dict
+from autoencode.models import legacy
+from autoencode.models.autoencoder import (
+    Autoencoder,
+    ModelConfig,
+    build_model,
+    config_from_dict,
+)
 from autoencode.training.config import TrainingConfig
 
 FORMAT = "autoencode-run/2"
@@ -196,9 +202,9 @@ class RunFolder:
         header, then given memory on ``device`` and filled."""
         model = self.build_model(config, device="meta")
         with _in_run_folder():
-            shapes, _ = tensor_header(self.weights_file)
+            shapes, _ = legacy_names(tensor_header(self.weights_file))
             self._check_fits(self.weights_file, shapes, _shapes(model))
-            weights, _ = load_tensors(self.weights_file)
+            weights, _ = legacy_names(load_tensors(self.weights_file))
         model.to_empty(device=device)
         model.load_state_dict(weights)
         return model.eval()
@@ -216,12 +222,12 @@ class RunFolder:
     def read_checkpoint(self, model: Autoencoder) -> tuple[dict[str, torch.Tensor], dict]:
         """The checkpoint's tensors and metadata, its model weights checked against ``model``."""
         with _in_run_folder():
-            shapes, meta = tensor_header(self.checkpoint_file)
+            shapes, meta = legacy_names(tensor_header(self.checkpoint_file))
             weights = {k: v for k, v in shapes.items() if k.startswith("model.")}
             self._check_fits(self.checkpoint_file, weights, _shapes(model, "model."))
             if not isinstance(meta, dict) or not {"history", "optimizer"} <= set(meta):
                 raise RunFolderError(f"{self.checkpoint_file}: has no trainer state")
-            tensors, _ = load_tensors(self.checkpoint_file)
+            tensors, _ = legacy_names(load_tensors(self.checkpoint_file))
         return tensors, meta
 
     @staticmethod
@@ -251,6 +257,12 @@ class RunFolder:
         else:
             part[key] = values
         write_json(self.metrics_file, metrics)
+
+
+def legacy_names(read: tuple[dict, dict | None]) -> tuple[dict, dict | None]:
+    """A weights file's tensors (or their shapes) and metadata, named as today's models name
+    them (the older kinds' variational layers: ``models.legacy``)."""
+    return legacy.weight_names(read[0]), read[1]
 
 
 def _shapes(model: torch.nn.Module, prefix: str = "") -> dict[str, tuple[int, ...]]:

@@ -1,24 +1,7 @@
-"""Models: the contract (``base``), the layers, and one module per architecture."""
+"""Models: the contract (``base``), layers, parts (encoders, decoders, objectives) and the one
+model they make (``autoencoder``); ``legacy`` reads the kinds of older run folders."""
 
-from autoencode.models import composed, conv, stacked, variational  # each registers its model
-from autoencode.models.base import (
-    MODELS,
-    Autoencoder,
-    ModelConfig,
-    Output,
-    build_model,
-    config_from_dict,
-)
+from autoencode.models.autoencoder import Autoencoder, ModelConfig, build_model, config_from_dict
+from autoencode.models.base import Output
 
-__all__ = [
-    "MODELS",
-    "Autoencoder",
-    "ModelConfig",
-    "Output",
-    "build_model",
-    "composed",
-    "config_from_dict",
-    "conv",
-    "stacked",
-    "variational",
-]
+__all__ = ["Autoencoder", "ModelConfig", "Output", "build_model", "config_from_dict"]

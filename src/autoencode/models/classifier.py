@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autoencode.models.base import Autoencoder, Output
+from autoencode.models.autoencoder import Autoencoder
+from autoencode.models.base import Output
 from autoencode.models.layers import Dense
 
 

@@ -259,7 +259,11 @@ OBJECTIVES: dict[str, type[Objective]] = {
 
 
 def objective_from_dict(data) -> Objective:
-    if not isinstance(data, dict) or data.get("kind") not in OBJECTIVES:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("kind"), str)
+        or data["kind"] not in OBJECTIVES
+    ):
         raise ConfigError(f"objective kind must be one of {', '.join(OBJECTIVES)}, got "
                           f"{data.get('kind') if isinstance(data, dict) else data!r}")  # fmt: skip
     fields = {k: v for k, v in data.items() if k != "kind"}

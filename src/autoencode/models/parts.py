@@ -18,12 +18,23 @@ from torch import nn
 from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models.base import check_sizes
-from autoencode.models.conv import check_conv_stages
 from autoencode.models.layers import ACTIVATIONS, Conv, ConvTranspose, Dense, check_activation
 
 
 def dense_stack(sizes: list[int], activation: str) -> list[Dense]:
     return [Dense(a, b, activation) for a, b in itertools.pairwise(sizes)]
+
+
+def check_conv_stages(filters: tuple[int, ...], kernel_size: int, activation: str,
+                      name: str) -> None:  # fmt: skip
+    """Convolution stages a config may ask for: at least one, sizes in range, an odd kernel."""
+    if not filters:
+        raise ConfigError(f"{name} must name at least one stage")
+    check_sizes(name, filters)
+    check_sizes("kernel_size", (kernel_size,))
+    if kernel_size % 2 == 0:
+        raise ConfigError(f"kernel_size must be odd, got {kernel_size}")
+    check_activation(activation)
 
 
 @dataclass
@@ -93,9 +104,7 @@ class ConvEncoder:
             else:
                 layers.append(Conv(previous, f, k, act, stride=2))
             previous = f
-        encoder = nn.Sequential(*layers)
-        encoder.sizes = self.sizes((h, w))  # for a conv decoder to grow back through
-        return encoder, (self.filters[-1], *encoder.sizes[-1])
+        return nn.Sequential(*layers), (self.filters[-1], *self.sizes((h, w))[-1])
 
 
 class TiedDense(nn.Module):
@@ -128,11 +137,13 @@ class DenseDecoder:
         check_sizes("decoder units", self.units)
         check_activation(self.activation)
 
-    def build(self, codings: tuple[int, ...], features: tuple[int, ...],
-              image: tuple[int, int, int], encoder: nn.Module) -> nn.Module:  # fmt: skip
+    def build(self, codings: tuple[int, ...], encoder: Encoder, image: tuple[int, int, int],
+              built: nn.Module) -> nn.Module:  # fmt: skip
+        """Layers from codings of shape ``codings`` to the image's logits; ``encoder`` is the
+        encoder's config and ``built`` its layers (whose weights a tied decoder shares)."""
         sizes = [math.prod(codings), *self.units, math.prod(image)]
         if self.tied:
-            layers = self._tied(encoder, sizes)
+            layers = self._tied(built, sizes)
         else:
             layers = [*dense_stack(sizes[:-1], self.activation), Dense(sizes[-2], sizes[-1])]
         flatten = (
@@ -167,13 +178,15 @@ class ConvDecoder:
             check_sizes("decoder filters", self.filters)
         check_activation(self.activation)
 
-    def build(self, codings: tuple[int, ...], features: tuple[int, ...],
-              image: tuple[int, int, int], encoder: nn.Module) -> nn.Module:  # fmt: skip
-        sizes = getattr(encoder, "sizes", None)  # the conv encoder's: input, then each stage
-        if len(features) != 3 or sizes is None:
+    def build(self, codings: tuple[int, ...], encoder: Encoder, image: tuple[int, int, int],
+              built: nn.Module) -> nn.Module:  # fmt: skip
+        """Transposed convolutions back through ``encoder``'s stages (its config: the sizes
+        after each stage and its filters)."""
+        if not isinstance(encoder, ConvEncoder):
             raise ConfigError("a conv decoder needs a conv encoder")
-        convs = [m.out_channels for m in encoder.modules() if isinstance(m, nn.Conv2d)]
-        filters = self.filters or tuple(convs[-2::-1])
+        sizes = encoder.sizes(tuple(image[1:]))  # the input, then after each stage
+        features = (encoder.filters[-1], *sizes[-1])
+        filters = self.filters or tuple(encoder.filters[-2::-1])
         if len(filters) != len(sizes) - 2:
             raise ConfigError(f"decoder filters must number {len(sizes) - 2}, one less than the "
                               f"encoder's stages, got {list(filters)}")  # fmt: skip
@@ -193,12 +206,18 @@ class ConvDecoder:
         return nn.Sequential(*layers)
 
 
+Encoder = DenseEncoder | ConvEncoder
+Decoder = DenseDecoder | ConvDecoder
 ENCODERS: dict[str, type] = {"dense": DenseEncoder, "conv": ConvEncoder}
 DECODERS: dict[str, type] = {"dense": DenseDecoder, "conv": ConvDecoder}
 
 
 def part_from_dict(registry: dict[str, type], data, what: str):
-    if not isinstance(data, dict) or data.get("kind") not in registry:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("kind"), str)
+        or data["kind"] not in registry
+    ):
         got = data.get("kind") if isinstance(data, dict) else data
         raise ConfigError(f"{what} kind must be one of {', '.join(registry)}, got {got!r}")
     fields = {k: v for k, v in data.items() if k != "kind"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from autoencode.models.base import Autoencoder
+from autoencode.models.autoencoder import Autoencoder
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,12 @@ def summary(model: Autoencoder) -> str:
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    lines = [f"Model: {type(model).__name__} ({model.config.kind})", rule, fmt(table[0]), rule]
+    lines = [
+        f"Model: {type(model).__name__} ({model.config.description})",
+        rule,
+        fmt(table[0]),
+        rule,
+    ]
     lines += [fmt(row) for row in table[1:]]
     lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
     if any(len(r.output_shape) == 4 for r in rows):

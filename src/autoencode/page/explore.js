@@ -518,7 +518,7 @@
   async function start() {
     api.timings.script = performance.now();
     $("title").textContent = meta.title;
-    $("subtitle").textContent = `${meta.kind} model${meta.preset ? ` (preset ${meta.preset})` : ""} · ${meta.data}, ${meta.split} split`;
+    $("subtitle").textContent = `${meta.kind}${meta.preset ? ` (preset ${meta.preset})` : ""} · ${meta.data}, ${meta.split} split`;
     const names = ["coords", "labels", "images", "codings", ...weightNames()];
     const arrays = await Promise.all(names.map(readBlob));
     api.timings.arrays = performance.now();
