@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from autoencode.api import train
+from autoencode.commands.export import PARTS, export_onnx
+from autoencode.commands.train import train
 from autoencode.errors import AutoencodeError
-from autoencode.export import PARTS, export_onnx
 from autoencode.presets import PRESETS
 
 onnx = pytest.importorskip("onnx", reason="export needs the [export] extra (part of [dev])")
@@ -53,9 +53,9 @@ def test_exported_part_matches_the_run(run, part, tmp_path):
 
 
 def test_a_mismatch_writes_nothing(run, tmp_path, monkeypatch):
-    import autoencode.export
+    import autoencode.commands.export
 
-    monkeypatch.setattr(autoencode.export, "TOLERANCE", -1.0)
+    monkeypatch.setattr(autoencode.commands.export, "TOLERANCE", -1.0)
     with pytest.raises(AutoencodeError, match="differs from the model"):
         export_onnx(run, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []

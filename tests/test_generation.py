@@ -5,7 +5,7 @@ what they draw."""
 import numpy as np
 import pytest
 
-from autoencode.api import train
+from autoencode.commands.train import train
 from autoencode.figures import image_grid_figure, reconstruction_figure, strip_figure
 from autoencode.presets import PRESETS
 from conftest import synthetic_images

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from autoencode.api import train
+from autoencode.commands.train import train
 from autoencode.data.batches import image_tensor, to_float
 from autoencode.errors import ConfigError
 from autoencode.io import load_tensors, save_tensors

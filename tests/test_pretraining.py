@@ -18,11 +18,12 @@ from autoencode.analysis.pretraining import (
     accuracy,
     balanced_draw,
     labelled_subset,
-    pretrain,
     train_classifier,
 )
 from autoencode.analysis.sweep_record import interval
-from autoencode.api import train
+from autoencode.commands import pretrain as pretrain_command
+from autoencode.commands.pretrain import pretrain
+from autoencode.commands.train import train
 from autoencode.errors import AutoencodeError, DataError
 from autoencode.models.classifier import Classifier
 from autoencode.presets import PRESETS
@@ -163,10 +164,10 @@ def test_a_resumed_sweep_equals_an_uninterrupted_one(stacked, data, tmp_path, mo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pretraining, "network_cell", crash_on_the_fifth)
+    monkeypatch.setattr(pretrain_command, "network_cell", crash_on_the_fifth)
     with pytest.raises(KeyboardInterrupt):
         pretrain(broken, data, **sweep_options())
-    monkeypatch.setattr(pretraining, "network_cell", real)
+    monkeypatch.setattr(pretrain_command, "network_cell", real)
     held = read_csv(broken / "pretrain" / "results.csv")
     assert 0 < len(held) < 16
     pretrain(broken, data, **sweep_options())

@@ -4,7 +4,7 @@ skipped where the data is absent, a failure in CI (which installs it; see confte
 import numpy as np
 import pytest
 
-from autoencode.api import train
+from autoencode.commands.train import train
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from autoencode.api import train
+from autoencode.commands.train import train
 from autoencode.data.datasets import load_dataset
 from autoencode.errors import RunFolderError
 from autoencode.io import atomic_write, write_text

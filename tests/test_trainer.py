@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from autoencode.api import resume, train
+from autoencode.commands.train import resume, train
 from autoencode.models import ModelConfig
 from autoencode.training.trainer import TrainingDiverged
 

@@ -37,11 +37,14 @@ class Run:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def load_dataset(self, data_dir=None) -> Dataset:
-        """The data this run was trained on, as its config records it."""
+    def load_dataset(self, data: Dataset | str | Path | None = None, data_dir=None) -> Dataset:
+        """``data`` if it is a Dataset, else the dataset it names, else the data this run was
+        trained on (as its config records it): what a command on this run works on."""
         from autoencode.data.datasets import load_dataset
 
-        return load_dataset(self.config.data, data_dir)
+        if isinstance(data, Dataset):
+            return data
+        return load_dataset(data if data is not None else self.config.data, data_dir)
 
     def _check(self, images: np.ndarray, what: str = "images") -> None:
         """Images of the shape the model was trained on, or one DataError saying both shapes."""

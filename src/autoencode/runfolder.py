@@ -7,7 +7,9 @@ owns the format; every command and API function reads and writes a run folder th
       history.csv          one row per epoch
       metrics.json         named sections (METRIC_SECTIONS) that commands add to
       checkpoint/last.safetensors   weights + optimizer + RNG state, for resume
-      figures/*.png        export/*.onnx        codings_<split>.npy        report.html
+      figures/*.png        (a map's coordinates beside it, .npy)   codings_<split>.npy
+      search.csv           scores_<data>.csv    pretrain/ (results.csv, summary.json, sweep.json)
+      explore*.html        export/*.onnx        report.html
 
 Nothing is pickled. A run folder from someone else is data, never a hazard: its config is checked
 field by field, the model is built on the meta device and checked against the weights' header
@@ -39,12 +41,7 @@ from autoencode.io import (
     write_text,
 )
 from autoencode.models import legacy
-from autoencode.models.autoencoder import (
-    Autoencoder,
-    ModelConfig,
-    build_model,
-    config_from_dict,
-)
+from autoencode.models.autoencoder import Autoencoder, ModelConfig, build_model, config_from_dict
 from autoencode.training.config import TrainingConfig
 
 FORMAT = "autoencode-run/2"
@@ -130,6 +127,26 @@ class RunFolder:
 
     def codings_file(self, split: str) -> Path:
         return self.path / f"codings_{split}.npy"
+
+    def map_figure(self, method: str, split: str) -> Path:
+        """A map's figure; its coordinates are beside it, ``.npy`` for ``.png``."""
+        return self.figure(f"map_{method}" + ("" if split == "valid" else f"_{split}"))
+
+    def explore_file(self, split: str) -> Path:
+        return self.path / ("explore.html" if split == "valid" else f"explore_{split}.html")
+
+    def explore_pages(self) -> list[Path]:
+        """The explorer pages written into the run folder, by name."""
+        return sorted(self.path.glob("explore*.html"))
+
+    search_file = property(lambda self: self.path / "search.csv")
+
+    def scores_file(self, data: str) -> Path:
+        return self.path / f"scores_{data}.csv"
+
+    def pretrain_file(self, name: str) -> Path:
+        """A file of the label sweep: results.csv, summary.json or sweep.json."""
+        return self.path / "pretrain" / name
 
     # -- creating -----------------------------------------------------------------------------
     def is_run(self) -> bool:

@@ -13,10 +13,13 @@ down as it grows (750 iterations: 28 s against 10 s), so the second phase uses B
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
 
+from autoencode.analysis.metrics import trustworthiness
+from autoencode.data.types import Split
 from autoencode.errors import AutoencodeError, ConfigError, DataError
 
 
@@ -105,6 +108,17 @@ def map_codings(codings: np.ndarray, method: str = "tsne", seed: int = 42) -> np
     return MAP_METHODS[method](
         np.asarray(codings, dtype=np.float32).reshape(len(codings), -1), seed=seed
     )
+
+
+def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict:
+    """Codings of ``split``, their 2-D map and its trustworthiness (k = 10)."""
+    codings = embed(run, split.images, progress=len(split) > 20_000)
+    start = time.perf_counter()
+    coords = map_codings(codings, method, seed)
+    seconds = time.perf_counter() - start
+    sample = 5000 if len(codings) > 10_000 else None  # scored against all points either way
+    trust = trustworthiness(codings, coords, k=10, sample=sample) if len(codings) > 20 else None
+    return {"codings": codings, "coords": coords, "seconds": seconds, "trustworthiness": trust}
 
 
 def map_provenance(run, images: np.ndarray, seed: int) -> dict[str, object]:

@@ -18,6 +18,7 @@ import torch
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError
 from autoencode.io import read_json, write_csv, write_json
+from autoencode.runfolder import RunFolder
 
 MODES = ("frozen", "finetune", "scratch", "pca")  # in the order results.csv lists them
 
@@ -58,12 +59,12 @@ def _sweep_identity(run, settings, data: Dataset) -> dict:
 def open_sweep(run, settings, data: Dataset, overwrite: bool) -> list[dict]:
     """The rows already measured in ``RUN/pretrain`` (none if new or ``overwrite``); a sweep of
     other settings, weights or data there is an error."""
-    folder = run.path / "pretrain"
-    identity, sweep_file = _sweep_identity(run, settings, data), folder / "sweep.json"
+    folder = run.folder
+    identity, sweep_file = _sweep_identity(run, settings, data), folder.pretrain_file("sweep.json")
     if overwrite or not sweep_file.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
+        sweep_file.parent.mkdir(parents=True, exist_ok=True)
         for old in ("results.csv", "summary.json"):  # before the new identity: never mixed
-            (folder / old).unlink(missing_ok=True)
+            folder.pretrain_file(old).unlink(missing_ok=True)
         write_json(sweep_file, {**identity, "seconds": {}})
         return []
     held = read_json(sweep_file)
@@ -71,21 +72,21 @@ def open_sweep(run, settings, data: Dataset, overwrite: bool) -> list[dict]:
         differ = ", ".join(
             dict.fromkeys(k.removesuffix("_sha256") for k in identity if held.get(k) != identity[k])
         )
-        raise AutoencodeError(f"{folder} holds a sweep with other {differ}; "
+        raise AutoencodeError(f"{sweep_file.parent} holds a sweep with other {differ}; "
                               "--overwrite starts it again")  # fmt: skip
-    return read_results(folder / "results.csv")
+    return read_results(folder.pretrain_file("results.csv"))
 
 
-def write_results(folder: Path, rows: list[dict]) -> None:
+def write_results(folder: RunFolder, rows: list[dict]) -> None:
     order = {mode: i for i, mode in enumerate(MODES)}
     rows.sort(key=lambda r: (r["labels"], r["seed"], order[r["mode"]]))
-    write_csv(folder / "results.csv", rows)
+    write_csv(folder.pretrain_file("results.csv"), rows)
 
 
-def note_seconds(folder: Path, cell: str, seconds: float) -> None:
-    sweep = read_json(folder / "sweep.json")
+def note_seconds(folder: RunFolder, cell: str, seconds: float) -> None:
+    sweep = read_json(folder.pretrain_file("sweep.json"))
     sweep.setdefault("seconds", {})[cell] = round(seconds, 2)
-    write_json(folder / "sweep.json", sweep)
+    write_json(folder.pretrain_file("sweep.json"), sweep)
 
 
 # -- the summary ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_codings
+    from autoencode.commands.embed import save_codings
 
     path, (n, d) = save_codings(args.run_folder, args.data, split=args.split, out=args.out,
                                 data_dir=args.data_dir, progress=True)  # fmt: skip

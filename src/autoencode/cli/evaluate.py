@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.analysis.evaluation import evaluate
+    from autoencode.commands.evaluate import evaluate
     from autoencode.runfolder import RunFolder
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.explorer import explore
+    from autoencode.commands.explore import explore
 
     path = explore(args.run_folder, args.data, split=args.split, method=args.method,
                    seed=args.seed, out=args.out, data_dir=args.data_dir, progress=True)  # fmt: skip

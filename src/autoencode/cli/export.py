@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-PARTS = ("autoencoder", "encoder", "decoder")  # autoencode.export.PARTS, without importing torch
+PARTS = (
+    "autoencoder",
+    "encoder",
+    "decoder",
+)  # autoencode.commands.export.PARTS, without importing torch
 
 
 def add_parser(sub) -> None:
@@ -19,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.export import export_onnx
+    from autoencode.commands.export import export_onnx
 
     done = export_onnx(args.run_folder, args.out, args.part)
     checked = (

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_samples
+    from autoencode.commands.generate import save_samples
 
     for path in save_samples(
         args.run_folder, args.images, seed=args.seed, out=args.out, npy=args.npy

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_interpolation
+    from autoencode.commands.interpolate import save_interpolation
 
     path = save_interpolation(args.run_folder, tuple(args.between), args.data, split=args.split,
                               steps=args.steps, out=args.out, data_dir=args.data_dir)  # fmt: skip

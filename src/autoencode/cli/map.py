@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_map
+    from autoencode.commands.map import save_map
 
     result = save_map(args.run_folder, args.data, method=args.method, split=args.split,
                       seed=args.seed, thumbnails=args.thumbnails, out=args.out,

@@ -60,7 +60,8 @@ def _modes(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from autoencode.analysis.pretraining import SweepSettings, pretrain
+    from autoencode.analysis.pretraining import SweepSettings
+    from autoencode.commands.pretrain import pretrain
 
     settings = SweepSettings(lr=args.lr, batch_size=args.batch_size, max_epochs=args.max_epochs,
                              max_images=args.max_images, patience=args.patience,

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_reconstructions
+    from autoencode.commands.reconstruct import save_reconstructions
 
     path = save_reconstructions(args.run_folder, args.data, split=args.split, images=args.images,
                                 noise=args.noise,

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.report import write_report
+    from autoencode.commands.report import write_report
 
     print(f"wrote {write_report(args.run_folder)}")
     return 0

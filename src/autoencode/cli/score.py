@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from autoencode.artifacts import save_scores
+    from autoencode.commands.score import save_scores
 
     result = save_scores(args.run_folder, args.data, by=args.by, fpr=args.fpr, k=args.k,
                          show=args.show, out=args.out, figure=args.figure,

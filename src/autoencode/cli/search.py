@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import save_search
+    from autoencode.commands.search import save_search
 
     result, written = save_search(args.run_folder, args.queries, args.data, within=args.within,
                                   query_split=args.query_split, k=args.k, metric=args.metric,

@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.artifacts import summary
+    from autoencode.commands.summary import summary
     from autoencode.presets import PRESETS, get_preset
 
     if not args.run_folder and not args.preset:

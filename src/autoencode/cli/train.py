@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from autoencode.api import default_run_path, resume, train, train_greedy
+    from autoencode.commands.train import default_run_path, resume, train, train_greedy
     from autoencode.training import distributed
 
     common = {"device": args.device, "threads": args.threads, "progress": not args.quiet,

@@ -133,3 +133,15 @@ def load_folder(path: str | Path) -> Dataset:
     preparing.prepare(path, cached, overwrite=True)
     data = prepared.load_prepared(cached)
     return replace(data, name=path.name, source=str(path.resolve()), kind="folder")
+
+
+SPLITS = ("train", "valid", "test", "all")
+
+
+def named_images(dataset: Dataset, which: str, data_dir=None) -> tuple[Split, str, tuple | None]:
+    """A split of ``dataset`` by name, or all the images of the dataset ``which`` names (a
+    file or folder); with a name for it and its class names."""
+    if which in SPLITS:
+        return dataset.split(which), f"{dataset.name} {which}", dataset.class_names
+    other = load_dataset(which, data_dir)
+    return other.split("all"), f"{other.name} (all)", other.class_names

@@ -1,35 +1,21 @@
-"""Run-level analysis: the codings of a split, their 2-D map, and the report card (``evaluate``)."""
+"""``autoencode evaluate``: the report card of a run on its test split."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from autoencode.analysis.embedding import embed, map_codings
+from autoencode.analysis.embedding import embed
 from autoencode.analysis.metrics import (
     knn_accuracy,
     linear_probe_accuracy,
     pca_features,
     reconstruction_metrics,
-    trustworthiness,
 )  # fmt: skip
 from autoencode.analysis.sample_quality import sample_scores
 from autoencode.data.batches import noisy_images
 from autoencode.data.types import Dataset, Split
 from autoencode.errors import AutoencodeError
 from autoencode.run import load_run
-
-
-def codings_map(run, split: Split, method: str = "tsne", seed: int = 42) -> dict:
-    """Codings of ``split``, their 2-D map and its trustworthiness (k = 10)."""
-    codings = embed(run, split.images, progress=len(split) > 20_000)
-    start = time.perf_counter()
-    coords = map_codings(codings, method, seed)
-    seconds = time.perf_counter() - start
-    sample = 5000 if len(codings) > 10_000 else None  # scored against all points either way
-    trust = trustworthiness(codings, coords, k=10, sample=sample) if len(codings) > 20 else None
-    return {"codings": codings, "coords": coords, "seconds": seconds, "trustworthiness": trust}
 
 
 def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
@@ -45,7 +31,7 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
     ``samples``: Fréchet distance and precision / recall of that many generated images
     (``analysis.sample_quality``; 0 skips them)."""
     run = load_run(run)
-    data = run_data(run, data, data_dir)
+    data = run.load_dataset(data, data_dir)
     if data.test is None or data.test.labels is None or data.train.labels is None:
         raise AutoencodeError(
             f"evaluate needs labelled train and test splits; {data.name!r} has none"
@@ -71,15 +57,6 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
     if record:
         run.folder.record("evaluation", card)
     return card
-
-
-def run_data(run, data: Dataset | str | None = None, data_dir=None) -> Dataset:
-    """``data`` if it is a Dataset, else the dataset it names, else the run's own."""
-    from autoencode.data.datasets import load_dataset
-
-    if isinstance(data, Dataset):
-        return data
-    return load_dataset(data, data_dir) if data is not None else run.load_dataset(data_dir)
 
 
 def _baselines(train: Split, test: Split, dims: int, k: int) -> dict:

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from autoencode.analysis.embedding import check_map_method, embed, map_codings, map_provenance
-from autoencode.analysis.evaluation import run_data
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, DataError
 from autoencode.io import write_text
@@ -46,7 +45,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
     (``autoencode map`` of the same split and method) when one was drawn, else drawn here."""
     check_map_method(method)  # before any work
     run = load_run(run)
-    dataset = run_data(run, data, data_dir)
+    dataset = run.load_dataset(data, data_dir)
     chosen = dataset.split(split)
     codings = embed(run, chosen.images, progress=progress)
     coords, coords_from = _map(run, chosen.images, codings, method, split, seed)
@@ -62,8 +61,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
              "codings": _codings_array(codings), **weights}  # fmt: skip
     if chosen.labels is not None:
         blobs["labels"], meta["classes"], meta["labelValues"] = _classes(dataset, chosen.labels)
-    default = "explore.html" if split == "valid" else f"explore_{split}.html"
-    return write_text(out or run.path / default, render_page(meta, blobs))
+    return write_text(out or run.folder.explore_file(split), render_page(meta, blobs))
 
 
 def _image_shape(images: np.ndarray) -> tuple[int, int, int]:

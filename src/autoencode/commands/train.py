@@ -14,7 +14,7 @@ from autoencode.errors import AutoencodeError, ConfigError, RunFolderError
 from autoencode.models.autoencoder import ModelConfig, build_model, config_from_dict
 from autoencode.models.legacy import with_settings
 from autoencode.presets import get_preset
-from autoencode.run import Run, load_run
+from autoencode.run import Run
 from autoencode.runfolder import RunConfig, RunFolder, RunWriter
 from autoencode.training import distributed
 from autoencode.training.config import TrainingConfig
@@ -50,18 +50,38 @@ def train(  # long: half of it is the signature and the docstring
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
-    if data is None:
-        raise AutoencodeError("train() needs a dataset: {parameter}=load_dataset('fashion-mnist')",
-                              parameter="data")  # fmt: skip
-    data = data if isinstance(data, Dataset) else load_dataset(data, data_dir)
-    data = data.subset(train_size, valid_size)
+    data = _dataset(data, data_dir).subset(train_size, valid_size)
+    model_config, training = resolve(preset, model, training, overrides, data.image_shape)
+    return _train(preset, model_config, training, data, out, device=device, threads=threads,
+                  progress=progress, overwrite=overwrite, weights=weights)  # fmt: skip
+
+
+def resolve(preset: str | None, model: ModelConfig | dict | None,
+            training: TrainingConfig | None, overrides: dict,
+            image_shape: tuple[int, int, int]) -> tuple[ModelConfig, TrainingConfig]:  # fmt: skip
+    """The model and training settings a call asks for, once: the preset's (or the defaults),
+    changed by ``model``, ``training`` and ``overrides``; the model sized to the images."""
     chosen = get_preset(preset) if preset else None
     model_config = _model_config(chosen.model if chosen else None, model)
     training = (training or (chosen.training if chosen else TrainingConfig())).with_overrides(
         **overrides
     )
-    if tuple(model_config.input_shape) != data.image_shape:
-        model_config = dataclasses.replace(model_config, input_shape=data.image_shape)
+    if tuple(model_config.input_shape) != tuple(image_shape):
+        model_config = dataclasses.replace(model_config, input_shape=tuple(image_shape))
+    return model_config, training
+
+
+def _dataset(data: Dataset | str | Path | None, data_dir) -> Dataset:
+    if data is None:
+        raise AutoencodeError("train() needs a dataset: {parameter}=load_dataset('fashion-mnist')",
+                              parameter="data")  # fmt: skip
+    return data if isinstance(data, Dataset) else load_dataset(data, data_dir)
+
+
+def _train(preset: str | None, model_config: ModelConfig, training: TrainingConfig,
+           data: Dataset, out, *, device: str = "auto", threads: int | None = None,
+           progress: bool = True, overwrite: bool = False, weights=None) -> Run:  # fmt: skip
+    """Train resolved settings into a new run folder."""
     folder = RunFolder(out if out is not None else default_run_path(preset or model_config.kind))
     world, _ = distributed.join(resolve_device(device))
     if world.main:  # under torchrun, rank 0 alone touches the folder
@@ -128,8 +148,10 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
             raise RunFolderError(
                 f"{folder.checkpoint_file}: does not fit config.json ({e})"
             ) from None
-    fit(trainer, placement, data.train, data.valid)
-    return load_run(folder.path, device=placement.device)
+    history = fit(trainer, placement, data.train, data.valid)
+    # the trained model itself, laid out as a loaded one is (its outputs are load_run's)
+    model = model.eval().requires_grad_(True).to(memory_format=torch.contiguous_format)
+    return Run(folder.path, config, model, [dict(row) for row in history])
 
 
 def default_run_path(name: str) -> Path:
@@ -152,37 +174,27 @@ def train_greedy(preset: str | None = "stacked", data: Dataset | str | Path | No
 
     if distributed.world_size_from_env() > 1:  # each rank would train its phases elsewhere
         raise ConfigError("greedy layer-wise training runs in one process, not under torchrun")
-    if not isinstance(data, Dataset):  # once, not once a phase
-        data = load_dataset(data, options.get("data_dir")) if data is not None else None
-    chosen = get_preset(preset) if preset else None
-    full = _model_config(chosen.model if chosen else None, model)
-    if data is not None and tuple(full.input_shape) != data.image_shape:
-        full = dataclasses.replace(full, input_shape=data.image_shape)  # as train() would
-    settings = {f.name for f in dataclasses.fields(TrainingConfig)}
-    base = (training or (chosen.training if chosen else TrainingConfig())).with_overrides(
-        **{k: options.pop(k) for k in list(options) if k in settings}
-    )  # the seed among them: it draws every phase's initial weights
-    out = Path(out) if out is not None else default_run_path(preset or full.kind)
+    data = _dataset(data, options.pop("data_dir", None))  # once, not once a phase
+    data = data.subset(options.pop("train_size", None), options.pop("valid_size", None))
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    overrides = {k: options.pop(k) for k in list(options) if k in fields}
+    if unknown := set(options) - {"device", "threads", "progress", "overwrite"}:
+        raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+    full, base = resolve(preset, model, training, overrides, data.image_shape)  # base.seed draws
+    out = Path(out) if out is not None else default_run_path(preset or full.kind)  # every phase
     RunFolder(out).create(options.get("overwrite", False))  # before any phase trains
-    phases, previous, done = greedy_phases(full), None, []
+    phases, run, done = greedy_phases(full), None, []
     with tempfile.TemporaryDirectory() as tmp:
         for i, config in enumerate(phases, 1):
+            torch.manual_seed(base.seed)
+            fresh = build_model(config)  # the layers of the phase before copied in and frozen
+            frozen = _copy_trained_layers(run.model, fresh) if run is not None else ()
             where = out if i == len(phases) else Path(tmp) / f"phase-{i}"
-            run, frozen = _greedy_phase(preset, data, where, config, base, previous, options)
-            previous = run.model
+            run = _train(preset, config, base.with_overrides(freeze=frozen), data, where,
+                         weights=fresh.state_dict(), **options)  # fmt: skip
             done.append({"phase": i, "frozen": list(frozen), **run.history[-1]})
     run.folder.record("training", {"greedy_phases": done})
-    return load_run(run.path, run.device)
-
-
-def _greedy_phase(preset, data, out, config, training, previous, options) -> tuple[Run, tuple]:
-    """One phase: the layers of the phase before copied in and frozen, the new ones fresh."""
-    torch.manual_seed(training.seed)
-    fresh = build_model(config)
-    frozen = _copy_trained_layers(previous, fresh) if previous is not None else ()
-    run = train(preset, data, out, model=config, training=training, weights=fresh.state_dict(),
-                **{**options, "freeze": frozen})  # fmt: skip
-    return run, frozen
+    return run
 
 
 def greedy_phases(config: ModelConfig) -> list[ModelConfig]:

@@ -60,7 +60,7 @@ def render_report(run: Run | str | Path) -> str:
         history_figure(run.history).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         parts.append(_png(buffer.getvalue(), "loss per epoch"))
     parts.append(_table(run.history))
-    pages = sorted(run.path.glob("explore*.html"))  # autoencode explore's, beside this report
+    pages = run.folder.explore_pages()  # autoencode explore's, beside this report
     if pages:
         parts += ["<h2>Explore the codings</h2>", "<ul>"] + [
             f'<li><a href="{html.escape(quote(p.name))}">{html.escape(p.name)}</a>: the map of every '
