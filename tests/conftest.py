@@ -70,13 +70,41 @@ def tiny_data() -> Dataset:
                    Split(images[:16], labels[:16]), ("a", "b", "c", "d"))  # fmt: skip
 
 
-@pytest.fixture
-def tiny_npz(tmp_path) -> str:
+def write_tiny_npz(path: Path) -> Path:
+    """96 synthetic images of 4 named classes as a .npz: 64 train, 32 valid, 16 test."""
     images, labels = synthetic_images(96)
-    path = tmp_path / "tiny.npz"
     np.savez(path, x_train=images[32:], y_train=labels[32:], x_valid=images[:32], y_valid=labels[:32],
              x_test=images[:16], y_test=labels[:16], class_names=np.array(["a", "b", "c", "d"]))  # fmt: skip
-    return str(path)
+    return path
+
+
+@pytest.fixture
+def tiny_npz(tmp_path) -> str:
+    return str(write_tiny_npz(tmp_path / "tiny.npz"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """``tiny_run(preset)``: a run folder of that preset trained on ``tiny_run.data`` (the tiny
+    .npz; 1 epoch, batch 16), trained once a session and given as a fresh copy each call (into
+    ``into / preset`` if given), so a test may change its copy."""
+    import shutil
+
+    import autoencode as ae
+
+    pristine = tmp_path_factory.mktemp("tiny-runs")
+    data = write_tiny_npz(pristine / "tiny.npz")
+
+    def copy(preset: str, into: Path | None = None) -> Path:
+        source = pristine / preset
+        if not source.is_dir():
+            ae.train(preset, str(data), source, epochs=1, batch_size=16, progress=False)
+        target = (into or tmp_path_factory.mktemp(preset)) / preset
+        shutil.copytree(source, target)
+        return target
+
+    copy.data = data
+    return copy
 
 
 @pytest.fixture(scope="session")

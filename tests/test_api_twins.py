@@ -63,17 +63,11 @@ def test_resume(tiny_npz, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A stacked and a variational run on a tiny labelled .npz, trained once for this module."""
-    from conftest import synthetic_images
-
+def runs(tiny_run, tmp_path_factory):
+    """A stacked and a variational run (conftest's tiny runs), for this module."""
     folder = tmp_path_factory.mktemp("twins")
-    images, labels = synthetic_images(96)
-    data = folder / "tiny.npz"
-    np.savez(data, x_train=images[32:], y_train=labels[32:], x_valid=images[:32],
-             y_valid=labels[:32], x_test=images[:16], y_test=labels[:16])  # fmt: skip
     for preset in ("stacked", "vae"):
-        ae.train(preset, str(data), folder / preset, epochs=1, batch_size=16, progress=False)
+        tiny_run(preset, into=folder)
     return folder
 
 

@@ -7,22 +7,17 @@ import numpy as np
 import pytest
 
 from autoencode.commands.export import PARTS, export_onnx
-from autoencode.commands.train import train
 from autoencode.errors import AutoencodeError
 from autoencode.presets import PRESETS
+from autoencode.run import load_run
 
 onnx = pytest.importorskip("onnx", reason="export needs the [export] extra (part of [dev])")
 onnxruntime = pytest.importorskip("onnxruntime", reason="part of the [dev] extra")
 
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))
-def run(request, tmp_path_factory):
-    from autoencode.data.types import Dataset, Split
-    from conftest import synthetic_images
-
-    images, labels = synthetic_images(64)
-    data = Dataset("tiny", Split(images[16:], labels[16:]), Split(images[:16], labels[:16]))
-    return train(request.param, data, tmp_path_factory.mktemp("export"), epochs=1, progress=False)
+def run(request, tiny_run):
+    return load_run(tiny_run(request.param))
 
 
 def session(path):

@@ -99,19 +99,12 @@ def test_the_memory_limit_holds_with_torch_imported(memory_limit):
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """A trained run (1 epoch on 96 tiny images, with a figure, metrics and a checkpoint) and
-    its data file, made once for the module."""
-    root = tmp_path_factory.mktemp("hostile")
-    images, labels = synthetic_images(96)
-    npz = root / "tiny.npz"
-    np.savez(npz, x_train=images[32:], y_train=labels[32:], x_valid=images[:32],
-             y_valid=labels[:32], x_test=images[:16], y_test=labels[:16])  # fmt: skip
-    run = root / "run"
-    assert main(["train", "--data", str(npz), "--epochs", "1", "--batch-size", "16",
-                 "--out", str(run), "--quiet"]) == 0  # fmt: skip
+def base(tiny_run):
+    """A trained run (conftest's tiny stacked run, with a figure, metrics and a checkpoint) and
+    its data file, for the module."""
+    run = tiny_run("stacked")
     assert main(["reconstruct", str(run), "-n", "2"]) == 0  # a figure for report to embed
-    return run, npz
+    return run, tiny_run.data
 
 
 @contextlib.contextmanager

@@ -13,9 +13,8 @@ from autoencode.run import load_run
 
 
 @pytest.fixture
-def run_dir(tiny_data, tmp_path):
-    train("stacked", tiny_data, tmp_path / "run", epochs=1, progress=False)
-    return tmp_path / "run"
+def run_dir(tiny_run):
+    return tiny_run("stacked")
 
 
 def test_load_run_rebuilds_from_the_folder(run_dir, tiny_data):
@@ -151,10 +150,11 @@ def test_a_run_folder_of_the_first_format_loads(run_dir, tiny_npz, capsys):
         assert ae.DataRef.from_dict(old).kind == name
 
 
-def test_a_run_on_arrays_from_python_asks_for_its_data(run_dir):
+def test_a_run_on_arrays_from_python_asks_for_its_data(tiny_data, tmp_path):
     import autoencode as ae
     from autoencode.errors import DataError
 
+    run_dir = train("stacked", tiny_data, tmp_path / "run", epochs=1, progress=False).path
     with pytest.raises(
         DataError, match=r"trained on arrays given in Python.*pass the dataset \(data\)"
     ):
