@@ -78,36 +78,36 @@ DENSE_DECODER = {"kind": "dense", "units": [100], "activation": "selu"}
 SPARSE = {"kind": "dense", "units": [100, 300], "coding_activation": "sigmoid"}
 
 
-def _composed(name: str, description: str, encoder: dict, decoder: dict, objective: dict,
+def _of_parts(name: str, description: str, encoder: dict, decoder: dict, objective: dict,
               training: TrainingConfig) -> Preset:  # fmt: skip
     config = ModelConfig(encoder=encoder, decoder=decoder, objective=objective)
     return Preset(name, description, config, training)
 
 
 PRESETS.update({p.name: p for p in [
-    _composed("denoising", "Denoising: the stacked AE (SELU decoder) fed images with Gaussian "
+    _of_parts("denoising", "Denoising: the stacked AE (SELU decoder) fed images with Gaussian "
               "noise (σ 0.2) in training, scored on the clean ones; SGD lr 1.5, 10 epochs.",
               DENSE, DENSE_DECODER, {"kind": "denoising", "noise": 0.2}, SEED_SGD),
-    _composed("sparse-l1", "Sparse (L1): 784→100→300 sigmoid codings, + 1e-3 × their mean "
+    _of_parts("sparse-l1", "Sparse (L1): 784→100→300 sigmoid codings, + 1e-3 × their mean "
               "absolute value, so few are active; SGD lr 1.5, 10 epochs.",
               SPARSE, DENSE_DECODER, {"kind": "sparse_l1", "weight": 1e-3}, SEED_SGD),
-    _composed("sparse-kl", "Sparse (KL): 784→100→300 sigmoid codings, + 0.05 × KL(0.1 ‖ each "
+    _of_parts("sparse-kl", "Sparse (KL): 784→100→300 sigmoid codings, + 0.05 × KL(0.1 ‖ each "
               "coding's mean activation): codings active 10% of the time; SGD lr 1.5, 10 epochs.",
               SPARSE, DENSE_DECODER, {"kind": "sparse_kl", "target": 0.1, "weight": 0.05}, SEED_SGD),
-    _composed("tied", "Tied weights: the stacked AE whose decoder uses the encoder's weights "
+    _of_parts("tied", "Tied weights: the stacked AE whose decoder uses the encoder's weights "
               "transposed (half the weights, 82,414 parameters); SGD lr 1.5, 10 epochs.",
               DENSE, {"kind": "dense", "units": [100], "activation": "selu", "tied": True},
               {"kind": "reconstruction"}, SEED_SGD),
-    _composed("beta-vae", "β-VAE: the seed's VAE with the KL term weighted 4×: smoother, more "
+    _of_parts("beta-vae", "β-VAE: the seed's VAE with the KL term weighted 4×: smoother, more "
               "disentangled codings, blurrier reconstructions; RMSprop, batch 128, 50 epochs.",
               VAE_ENCODER, VAE_DECODER, {"kind": "variational", "codings": 10, "beta": 4.0},
               SEED_RMSPROP),
-    _composed("conv-vae", "Convolutional VAE: the seed's conv encoder (16/32/64) to 10-d "
+    _of_parts("conv-vae", "Convolutional VAE: the seed's conv encoder (16/32/64) to 10-d "
               "Gaussian codings, a dense layer back to 3×3×64 and its conv decoder; "
               "RMSprop, batch 128, 30 epochs.",
               {"kind": "conv"}, {"kind": "conv"}, {"kind": "variational", "codings": 10},
               TrainingConfig(**{**SEED_RMSPROP.to_dict(), "epochs": 30})),
-    _composed("vq", "Vector-quantised: the seed's conv encoder, each of its 3×3 positions "
+    _of_parts("vq", "Vector-quantised: the seed's conv encoder, each of its 3×3 positions "
               "snapped to the nearest of 64 learned 64-d vectors (commitment 0.25), its conv "
               "decoder; discrete codings, no sampling without a prior; Adam lr 1e-3, batch 128, "
               "10 epochs.",
