@@ -2,13 +2,15 @@
 files (no pickle anywhere).
 
 Every file the library writes is written to a temporary file beside it and renamed over the old one,
-so a crash or Ctrl-C leaves either the old file or the new one, never half of one.
+so a crash or Ctrl-C leaves either the old file or the new one, never half of one; but for the raw
+``.npy`` files ``prepare`` fills in place (``create_npy``), whose progress its own state records.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -68,8 +70,30 @@ def write_npy(path: str | Path, array) -> Path:
     return atomic_write(path, write)
 
 
-def write_csv(path: str | Path, rows: list[dict]) -> Path:
-    """Rows (dicts) as CSV with a header of every key, in first-seen order; floats to 6 digits."""
+def create_npy(path: Path, shape: tuple[int, ...]) -> None:
+    """A .npy file of uint8 zeros of ``shape`` (sparse: no pixels written yet)."""
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "|u1", "fortran_order": False, "shape": shape}
+        )
+        f.truncate(f.tell() + math.prod(shape))
+
+
+def npy_offset(path: Path) -> int:
+    """Where a .npy file's data starts: the size of its header."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        return f.tell()
+
+
+def csv_text(rows: list[dict], digits: int | None = None) -> str:
+    """Rows (dicts) as CSV with a header of every key, in first-seen order; floats to ``digits``
+    significant digits (by default all: they read back as the same floats)."""
     import csv
     import io
 
@@ -78,8 +102,14 @@ def write_csv(path: str | Path, rows: list[dict]) -> Path:
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-    return write_text(path, buffer.getvalue())
+        writer.writerow({k: f"{v:.{digits}g}" if isinstance(v, float) and digits else v
+                         for k, v in row.items()})  # fmt: skip
+    return buffer.getvalue()
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """Rows (dicts) as CSV (``csv_text``), floats to 6 digits."""
+    return write_text(path, csv_text(rows, digits=6))
 
 
 def read_json(path: str | Path) -> dict:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import io
 import platform
 import shutil
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 from autoencode.data.types import DataRef
 from autoencode.errors import ConfigError, FileFormatError, RunFolderError
 from autoencode.io import (
+    csv_text,
     load_tensors,
     read_json,
     save_tensors,
@@ -194,7 +194,7 @@ class RunFolder:
         checkpoint = {**state, **{f"model.{k}": v for k, v in weights.items()}}
         save_tensors(self.checkpoint_file, checkpoint, meta)
         save_tensors(self.weights_file, weights, {"epoch": len(history)})
-        write_text(self.history_file, history_csv(history))
+        write_text(self.history_file, csv_text(history))
         last = {k: v for k, v in history[-1].items() if k not in ("epoch", "seconds")}
         self.record("training", {"epochs": len(history), **last})
 
@@ -310,15 +310,6 @@ def _sections_from_flat(metrics: dict) -> dict[str, dict]:
         else:
             sections.setdefault("training", {})[key] = value
     return sections
-
-
-def history_csv(history: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for row in history for k in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    return out.getvalue()
 
 
 class RunWriter:

@@ -39,10 +39,10 @@ def train(  # long: half of it is the signature and the docstring
     weights: dict[str, torch.Tensor] | None = None,
     **overrides,
 ) -> Run:
-    """Train a model and write its run folder; returns the loaded :class:`Run`.
+    """Train a model and write its run folder; returns its :class:`Run` (the trained model).
 
     ``preset`` names the model and training settings (see ``autoencode.PRESETS``). ``model`` is
-    a whole model config, or a dict of settings that change the preset's (``{"encoder_units":
+    a whole model config, or a dict of settings that change the preset's (``{"encoder.units":
     (200, 50)}``); ``training`` replaces the training settings, and keyword ``overrides``
     (``epochs=5``, ``lr=0.5``, ``optimizer="adam"``) change single ones. ``data`` is a Dataset, or
     a name or path for :func:`load_dataset`; ``train_size`` / ``valid_size`` keep only the first

@@ -205,10 +205,6 @@ def plan_folder(path: str | Path, *, resize: tuple[int, int] | None = None, skip
     )  # fmt: skip
 
 
-def decode_plan(plan: FolderPlan, chunk: list[Path]) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    return decode(chunk, plan.grey, plan.size, plan.resize)
-
-
 def load_image_folder(path: str | Path, valid_fraction: float = 0.1, seed: int = 0,
                       resize: tuple[int, int] | None = None, skip_bad: bool = False) -> Dataset:  # fmt: skip
     """A dataset from a folder of images, one subfolder per class (or none: no labels), decoded

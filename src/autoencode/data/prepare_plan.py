@@ -23,10 +23,9 @@ import numpy as np
 
 from autoencode.data import folders
 from autoencode.data.arrays import load_array_file
-from autoencode.data.npy import create_npy
 from autoencode.data.prepared import FILES, IMAGES, LABELS, PARTIAL
 from autoencode.errors import DataError, FileFormatError
-from autoencode.io import read_json, write_json, write_npy, write_text
+from autoencode.io import create_npy, read_json, write_json, write_npy, write_text
 
 PLAN, STATE = "plan.json", "state.json"
 

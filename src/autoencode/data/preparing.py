@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from autoencode.data import folders, prepare_plan
-from autoencode.data.npy import create_npy, npy_offset
 from autoencode.data.pool import ordered_map
 from autoencode.data.prepare_plan import PLAN, STATE, Work, listing_digest, read_partial
 from autoencode.data.prepared import (
@@ -38,7 +37,7 @@ from autoencode.data.prepared import (
     read_manifest,
 )
 from autoencode.errors import DataError
-from autoencode.io import atomic_write, write_json, write_npy, write_text
+from autoencode.io import atomic_write, create_npy, npy_offset, write_json, write_npy, write_text
 
 LOCK = ".lock"
 OURS = {MANIFEST, IMAGES, LABELS, FILES, PARTIAL, LOCK}

@@ -76,7 +76,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return {"kind": KIND, "input_shape": list(self.input_shape),
                 "encoder": part_to_dict(self.encoder), "decoder": part_to_dict(self.decoder),
-                "objective": self.objective.to_dict()}  # fmt: skip
+                "objective": part_to_dict(self.objective)}  # fmt: skip
 
 
 def config_from_dict(data) -> ModelConfig:
@@ -125,9 +125,6 @@ class Autoencoder(nn.Module):
     def encoder_network(self) -> nn.Module:
         """The layers from image to codings, as one module (what pretraining copies)."""
         return self.objective.encoder_network(self.encoder, self.head)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codings to images in [0, 1]."""

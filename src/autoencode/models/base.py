@@ -40,10 +40,6 @@ class Output:
         first, *rest = self.losses.values()  # no ``0 +``: one autograd node fewer per step
         return first + sum(rest) if rest else first
 
-    @property
-    def reconstruction(self) -> torch.Tensor:
-        return torch.sigmoid(self.logits)
-
 
 class Trainable(Protocol):
     """What the trainer needs of a model, and all it knows of one (autoencoders and classifiers)."""

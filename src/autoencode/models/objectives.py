@@ -20,6 +20,7 @@ from torch import nn
 from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models.layers import Dense
+from autoencode.models.parts import part_from_dict
 
 LOSSES = ("bce", "mse")
 
@@ -45,9 +46,6 @@ class Objective:
             raise ConfigError(
                 f"objective loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"
             )
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, **{k: v for k, v in vars(self).items()}}
 
     def head(self, features: tuple[int, ...]) -> nn.Module | None:
         """Layers between the encoder's output (of shape ``features``) and the codings."""
@@ -259,12 +257,4 @@ OBJECTIVES: dict[str, type[Objective]] = {
 
 
 def objective_from_dict(data) -> Objective:
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("kind"), str)
-        or data["kind"] not in OBJECTIVES
-    ):
-        raise ConfigError(f"objective kind must be one of {', '.join(OBJECTIVES)}, got "
-                          f"{data.get('kind') if isinstance(data, dict) else data!r}")  # fmt: skip
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    return typed.from_dict(OBJECTIVES[data["kind"]], fields, f"{data['kind']} objective")
+    return part_from_dict(OBJECTIVES, data, "objective")

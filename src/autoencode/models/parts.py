@@ -213,12 +213,10 @@ DECODERS: dict[str, type] = {"dense": DenseDecoder, "conv": ConvDecoder}
 
 
 def part_from_dict(registry: dict[str, type], data, what: str):
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("kind"), str)
-        or data["kind"] not in registry
-    ):
-        got = data.get("kind") if isinstance(data, dict) else data
+    """A part's config from its dict (``kind`` names it in ``registry``), every setting checked."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if not isinstance(kind, str) or kind not in registry:
+        got = kind if isinstance(data, dict) else data
         raise ConfigError(f"{what} kind must be one of {', '.join(registry)}, got {got!r}")
     fields = {k: v for k, v in data.items() if k != "kind"}
     return typed.from_dict(registry[data["kind"]], fields, f"{data['kind']} {what}")
