@@ -32,7 +32,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "big_data.json"
 SIDE, VALID = 64, 10_000
-MODEL = {"kind": "conv", "filters": [4, 8]}
+MODEL = {"kind": "autoencoder", "encoder": {"kind": "conv", "filters": [4, 8]},
+         "decoder": {"kind": "conv"}}  # fmt: skip
 TRAINING = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256, "epochs": 1}
 
 

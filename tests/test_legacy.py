@@ -184,3 +184,41 @@ def test_an_older_setting_changes_a_preset(tmp_path):
     assert run.config.model.encoder.units == (32, 16) and run.config.model.decoder.units == (16, 32)
     with pytest.raises(ae.ConfigError, match=r"'nowhere\.x' names no setting of the model"):
         ae.train("vae", legacy_data(), tmp_path / "s", model={"nowhere.x": 1}, progress=False)
+
+
+def test_activation_leaves_the_decoder_of_the_stacked_kind_alone():
+    from autoencode.commands.train import resolve
+
+    def activations(preset):
+        model, _ = resolve(preset, {"activation": "relu"}, None, {}, (1, 28, 28))
+        return model.encoder.activation, model.decoder.activation
+
+    assert activations("stacked") == ("relu", "linear")
+    assert activations("stacked-fast") == ("relu", "selu")  # its decoder_activation, kept
+    assert activations("vae-fast") == activations("conv") == ("relu", "relu")
+
+
+def test_an_error_in_an_older_setting_names_it():
+    from autoencode.models import config_from_dict
+
+    with pytest.raises(ae.ConfigError, match=r"encoder_units is encoder\.units"):
+        config_from_dict({"kind": "stacked", "encoder_units": "ab"})
+    with pytest.raises(ae.ConfigError, match=r"kl_weight is objective\.beta"):
+        ae.train("stacked", legacy_data(), progress=False, model={"kl_weight": 2.0})
+
+
+def test_an_older_vae_with_frozen_layers_resumes_and_its_weights_load(tmp_path):
+    folder = write_legacy_run(tmp_path / "vae", "vae")
+    config = json.loads((folder / "config.json").read_text())
+    config["training"]["freeze"] = ["mean"]
+    (folder / "config.json").write_text(json.dumps(config))
+    before = ae.load_run(folder).model.state_dict()
+    after = ae.resume(folder, legacy_data(), epochs=2, progress=False).model.state_dict()
+    assert torch.equal(before["head.mean.weight"], after["head.mean.weight"])
+    assert not torch.equal(before["head.log_var.weight"], after["head.log_var.weight"])
+    weights = {
+        k.replace("head.", "", 1): v for k, v in before.items()
+    }  # as an older VAE named them
+    run = ae.train("vae", legacy_data(), tmp_path / "w", weights=weights, epochs=1, lr=1e-12,
+                   progress=False)  # fmt: skip
+    assert torch.allclose(run.model.head.mean.weight, before["head.mean.weight"], atol=1e-9)

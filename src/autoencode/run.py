@@ -18,7 +18,8 @@ from autoencode.training.device import resolve_device
 
 @dataclass
 class Run:
-    """A trained model with its settings and history, loaded from a run folder."""
+    """A trained model with its settings and history: loaded from a run folder, or as
+    ``train`` leaves it (the same model, in memory)."""
 
     path: Path
     config: RunConfig
@@ -37,13 +38,11 @@ class Run:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def load_dataset(self, data: Dataset | str | Path | None = None, data_dir=None) -> Dataset:
-        """``data`` if it is a Dataset, else the dataset it names, else the data this run was
-        trained on (as its config records it): what a command on this run works on."""
+    def load_dataset(self, data_dir=None, *, data: Dataset | str | Path | None = None) -> Dataset:
+        """The data this run was trained on (as its config records it), or ``data`` (a Dataset,
+        or what names one) if given: what a command on this run works on."""
         from autoencode.data.datasets import load_dataset
 
-        if isinstance(data, Dataset):
-            return data
         return load_dataset(data if data is not None else self.config.data, data_dir)
 
     def _check(self, images: np.ndarray, what: str = "images") -> None:

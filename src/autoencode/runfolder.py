@@ -70,8 +70,8 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        """The preset's name, or the model's kind without one."""
-        return self.preset or self.model.kind
+        """The preset's name, or what the model is without one."""
+        return self.preset or self.model.description
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "preset": self.preset, "model": self.model.to_dict(),
@@ -91,8 +91,13 @@ class RunConfig:
         for part in ("model", "training", "data"):
             if part not in data:
                 raise ConfigError(f"has no {part!r} section")
-        return cls(config_from_dict(data["model"]), TrainingConfig.from_dict(data["training"]),
-                   DataRef.from_dict(data["data"]), preset, runtime)  # fmt: skip
+        model, training = (
+            config_from_dict(data["model"]),
+            TrainingConfig.from_dict(data["training"]),
+        )
+        if isinstance(data["model"], dict) and data["model"].get("kind") in legacy.KINDS:
+            training.freeze = tuple(legacy.parameter_name(n) for n in training.freeze)
+        return cls(model, training, DataRef.from_dict(data["data"]), preset, runtime)
 
 
 class RunFolder:
@@ -128,7 +133,7 @@ class RunFolder:
     def codings_file(self, split: str) -> Path:
         return self.path / f"codings_{split}.npy"
 
-    def map_figure(self, method: str, split: str) -> Path:
+    def map_file(self, method: str, split: str) -> Path:
         """A map's figure; its coordinates are beside it, ``.npy`` for ``.png``."""
         return self.figure(f"map_{method}" + ("" if split == "valid" else f"_{split}"))
 

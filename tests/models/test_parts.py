@@ -84,6 +84,8 @@ def test_a_setting_of_one_part_changes_from_python_and_the_cli(tiny_npz, tmp_pat
     ({"objective": {"kind": "sparse_kl", "target": 1.5}}, "0 < target < 1"),
     ({"decoder": {"kind": "dense", "units": [50], "tied": True}}, "tied weights need"),
     ({"encoder": {"kind": "dense", "units": []}}, "at least one layer"),
+    ({"encoder": {"kind": "conv"}, "decoder": {"kind": "conv", "kernel_size": 10**30}},
+     "kernel_size must lie between"),
     ({"objective": {"kind": "reconstruction", "loss": "hinge"}}, "bce, mse"),
 ])  # fmt: skip
 def test_parts_that_do_not_fit_are_one_clear_error(parts, message):
@@ -114,7 +116,7 @@ def test_noise_is_seeded_and_clipped():
     assert np.array_equal(noisy_images(images, 0.0), images)
 
 
-def test_a_composed_run_folder_round_trips(tmp_path):
+def test_a_conv_vae_run_folder_round_trips(tmp_path):
     x, y = synthetic_images(40)
     data = Dataset("t", Split(x[8:], y[8:]), Split(x[:8], y[:8]))
     run = ae.train("conv-vae", data, tmp_path / "r", epochs=1, progress=False)

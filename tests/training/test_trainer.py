@@ -110,3 +110,16 @@ def test_a_run_on_a_schedule_resumed_after_a_crash_continues_exactly(tiny_data, 
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
     assert straight.history[0]["loss"] != train("stacked", tiny_data, tmp_path / "c",
                                                 **{**options, "schedule": "constant"}).history[0]["loss"]  # fmt: skip
+
+
+@pytest.mark.parametrize("preset", ["stacked", "conv"])
+def test_train_returns_the_model_as_load_run_gives_it(preset, tiny_data, tmp_path):
+    from autoencode.run import load_run
+
+    run = train(preset, tiny_data, tmp_path / "r", epochs=1, progress=False)
+    loaded = load_run(tmp_path / "r")
+    assert not run.model.training and all(p.grad is None for p in run.model.parameters())
+    assert all(p.requires_grad and p.is_contiguous() for p in run.model.parameters())
+    images = tiny_data.valid.images[:4]
+    assert np.array_equal(run.reconstruct(images), loaded.reconstruct(images))
+    assert run.history == loaded.history and run.config.to_dict() == loaded.config.to_dict()

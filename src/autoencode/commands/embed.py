@@ -15,7 +15,7 @@ def save_codings(run: Run | str | Path, data: Dataset | str | None = None, *,
     """The codings of a split as ``.npy`` (N, D) or ``.csv`` with a label column (default
     RUN/codings_<split>.npy); returns the path and the array's shape."""
     run = load_run(run)
-    chosen = run.load_dataset(data, data_dir).split(split)
+    chosen = run.load_dataset(data_dir, data=data).split(split)
     codings = embed(run, chosen.images, progress=progress)
     path = write_codings(out or run.folder.codings_file(split), codings, chosen.labels)
     return path, codings.shape

@@ -31,7 +31,7 @@ def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: 
     ``samples``: Fréchet distance and precision / recall of that many generated images
     (``analysis.sample_quality``; 0 skips them)."""
     run = load_run(run)
-    data = run.load_dataset(data, data_dir)
+    data = run.load_dataset(data_dir, data=data)
     if data.test is None or data.test.labels is None or data.train.labels is None:
         raise AutoencodeError(
             f"evaluate needs labelled train and test splits; {data.name!r} has none"

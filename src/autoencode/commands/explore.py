@@ -45,7 +45,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
     (``autoencode map`` of the same split and method) when one was drawn, else drawn here."""
     check_map_method(method)  # before any work
     run = load_run(run)
-    dataset = run.load_dataset(data, data_dir)
+    dataset = run.load_dataset(data_dir, data=data)
     chosen = dataset.split(split)
     codings = embed(run, chosen.images, progress=progress)
     coords, coords_from = _map(run, chosen.images, codings, method, split, seed)
@@ -53,7 +53,7 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
         "title": run.path.name, "kind": run.config.model.description, "preset": run.config.preset,
         "data": dataset.name, "split": split, "method": method, "mapFrom": coords_from,
         "points": len(chosen), "image": list(_image_shape(chosen.images)),
-        "codingsShape": list(_codings_shape_of(run.model)), "classes": None, "labelValues": None,
+        "codingsShape": list(run.model.codings_shape), "classes": None, "labelValues": None,
     }  # fmt: skip
     layers, weights, note = _decoder(run)
     meta["decoder"], meta["decoderNote"] = layers, note
@@ -155,11 +155,8 @@ def decoder_layers(model) -> tuple[list[dict], dict[str, np.ndarray]]:
     """The model's decoder as a list of layers (dense, transposed convolution, reshape) with
     their shapes and activations, and their weights by name; the page ends with a sigmoid."""
     import torch
-    from torch import nn
 
-    decoder = model.decoder
-    if not isinstance(decoder, nn.Sequential):
-        raise _Unsupported(f"a {type(decoder).__name__} decoder (expected layers in sequence)")
+    decoder = model.decoder  # an nn.Sequential, as every decoder part builds
     shapes = _layer_shapes(model, decoder)
     layers, weights = [], {}
     for i, module in enumerate(decoder):
@@ -183,22 +180,12 @@ def _layer_shapes(model, decoder) -> list[tuple[tuple[int, ...], tuple[int, ...]
         for m in decoder
     ]
     try:
-        codings = _codings_shape_of(model)
         with torch.inference_mode():
-            decoder(torch.zeros(1, *codings, device=next(model.parameters()).device))
+            decoder(torch.zeros(1, *model.codings_shape, device=next(model.parameters()).device))
     finally:
         for hook in hooks:
             hook.remove()
     return shapes
-
-
-def _codings_shape_of(model) -> tuple[int, ...]:
-    import torch
-
-    shape = model.config.input_shape
-    with torch.inference_mode():
-        device = next(model.parameters()).device
-        return tuple(model.eval().encode(torch.zeros(1, *shape, device=device)).shape[1:])
 
 
 def _layer(module, shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> tuple[dict, dict]:

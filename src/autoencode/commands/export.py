@@ -55,12 +55,9 @@ class _Part(nn.Module):
 def example_input(model: nn.Module, part: str, n: int, seed: int = 0) -> torch.Tensor:
     """Random inputs of the part's shape: images in [0, 1], or codings from N(0, I)."""
     generator = torch.Generator().manual_seed(seed)
-    shape = tuple(model.config.input_shape)
     if part == "decoder":
-        with torch.inference_mode():
-            shape = tuple(model.encode(torch.zeros(1, *shape)).shape[1:])
-        return torch.randn(n, *shape, generator=generator)
-    return torch.rand(n, *shape, generator=generator)
+        return torch.randn(n, *model.codings_shape, generator=generator)
+    return torch.rand(n, *model.config.input_shape, generator=generator)
 
 
 def _onnx_program(part_module: nn.Module, example: torch.Tensor, names: tuple[str, str]):

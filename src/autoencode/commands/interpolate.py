@@ -16,7 +16,7 @@ def save_interpolation(run: Run | str | Path, between: tuple[int, int] = (0, 1),
     """Images decoded from ``steps`` evenly spaced points between the codings of two images of
     a split (default RUN/figures/interpolation.png)."""
     run = load_run(run)
-    images = run.load_dataset(data, data_dir).split(split).images
+    images = run.load_dataset(data_dir, data=data).split(split).images
     for index in between:
         if not 0 <= index < len(images):
             raise AutoencodeError(f"{{parameter}}: index {index} is outside the {split} split "

@@ -21,10 +21,10 @@ def save_map(run: Run | str | Path, data: Dataset | str | None = None, *, method
     metrics.json (section ``maps``). Returns the map's numbers and both paths."""
     check_map_method(method)  # before any work
     run = load_run(run)
-    dataset = run.load_dataset(data, data_dir)
+    dataset = run.load_dataset(data_dir, data=data)
     chosen = dataset.split(split)
     result = codings_map(run, chosen, method, seed)
-    png = Path(out or run.folder.map_figure(method, split))
+    png = Path(out or run.folder.map_file(method, split))
     title = f"{method} map of the {split} codings ({run.config.name})"
     figure = map_figure(result["coords"], chosen.labels, dataset.class_names,
                         chosen.images if thumbnails else None, title)  # fmt: skip

@@ -48,7 +48,7 @@ def pretrain(run,  # long: a third of it is the signature and the docstring
     if world_size_from_env() > 1:  # early stopping and the files are one process's
         raise ConfigError("the label sweep runs in one process, not under torchrun")
     run = load_run(run)
-    data = run.load_dataset(data, data_dir)
+    data = run.load_dataset(data_dir, data=data)
     counts = sorted({int(n) for n in ([labels] if isinstance(labels, int) else labels)})
     modes, settings = check_modes(modes), settings or SweepSettings()
     if not counts:

@@ -18,7 +18,7 @@ def save_reconstructions(run: Run | str | Path, data: Dataset | str | None = Non
     RUN/figures/reconstructions.png); with ``noise``, the model is given the images with Gaussian
     noise of that standard deviation, shown between (what a denoising autoencoder is for)."""
     run = load_run(run)
-    originals = run.load_dataset(data, data_dir).split(split).images[:images]
+    originals = run.load_dataset(data_dir, data=data).split(split).images[:images]
     inputs = noisy_images(originals, noise, seed) if noise > 0 else None
     outputs = run.reconstruct(originals if inputs is None else inputs)
     figure = reconstruction_figure(originals, outputs, inputs)

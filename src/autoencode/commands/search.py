@@ -29,7 +29,7 @@ def save_search(run: Run | str | Path, queries, data: Dataset | str | None = Non
     RUN/search.csv). Returns the result and both paths."""
     check_metric(metric)
     run = load_run(run)
-    dataset = run.load_dataset(data, data_dir)
+    dataset = run.load_dataset(data_dir, data=data)
     database, name, classes = named_images(dataset, within, data_dir)
     indexed = not isinstance(queries, np.ndarray) and any(_is_index(q) for q in queries)
     queries_from = dataset.split(query_split) if indexed else None

@@ -12,7 +12,7 @@ from autoencode.data.datasets import load_dataset
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, ConfigError, RunFolderError
 from autoencode.models.autoencoder import ModelConfig, build_model, config_from_dict
-from autoencode.models.legacy import with_settings
+from autoencode.models.legacy import note, weight_names, with_settings
 from autoencode.presets import get_preset
 from autoencode.run import Run
 from autoencode.runfolder import RunConfig, RunFolder, RunWriter
@@ -75,7 +75,7 @@ def _dataset(data: Dataset | str | Path | None, data_dir) -> Dataset:
     if data is None:
         raise AutoencodeError("train() needs a dataset: {parameter}=load_dataset('fashion-mnist')",
                               parameter="data")  # fmt: skip
-    return data if isinstance(data, Dataset) else load_dataset(data, data_dir)
+    return load_dataset(data, data_dir)
 
 
 def _train(preset: str | None, model_config: ModelConfig, training: TrainingConfig,
@@ -97,7 +97,7 @@ def _with_weights(network, weights: dict[str, torch.Tensor] | None):
     """``network`` with the given initial weights (a state dict); ones that do not fit, an error."""
     if weights is not None:
         try:
-            network.load_state_dict(weights)
+            network.load_state_dict(weight_names(weights))  # an older VAE's too
         except RuntimeError as e:
             last = str(e).strip().splitlines()[-1].strip()
             raise ConfigError(f"{{parameter}} do not fit the model ({last})",
@@ -116,7 +116,10 @@ def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) ->
             raise ConfigError("without a preset, {parameter} must be a model config "
                               "(or a dict with its kind)", parameter="model")  # fmt: skip
         return config_from_dict(model)
-    return config_from_dict(with_settings(base.to_dict(), model or {}))
+    try:
+        return config_from_dict(with_settings(base.to_dict(), model or {}))
+    except ConfigError as e:  # named as the user wrote it
+        raise ConfigError(e.message + note(model or {}), e.parameter) from None
 
 
 def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
@@ -128,8 +131,7 @@ def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
     config = folder.read_config()
     if epochs is not None:
         config.training = config.training.with_overrides(epochs=epochs)
-    if not isinstance(data, Dataset):
-        data = load_dataset(data if data is not None else config.data, data_dir)
+    data = load_dataset(data if data is not None else config.data, data_dir)
     data = data.subset(config.data.train_size, config.data.valid_size)  # the sizes it trained on
     model = folder.build_model(config)
     tensors, meta = folder.read_checkpoint(model)
@@ -150,6 +152,7 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
             ) from None
     history = fit(trainer, placement, data.train, data.valid)
     # the trained model itself, laid out as a loaded one is (its outputs are load_run's)
+    model.zero_grad(set_to_none=True)
     model = model.eval().requires_grad_(True).to(memory_format=torch.contiguous_format)
     return Run(folder.path, config, model, [dict(row) for row in history])
 

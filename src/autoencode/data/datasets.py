@@ -67,10 +67,12 @@ def load_fashion_mnist(data_dir: str | Path | None = None, download: bool = True
 DATASETS: dict[str, Callable[..., Dataset]] = {"fashion-mnist": load_fashion_mnist}
 
 
-def load_dataset(name: str | Path | DataRef, data_dir: str | Path | None = None) -> Dataset:
+def load_dataset(
+    name: str | Path | DataRef | Dataset, data_dir: str | Path | None = None
+) -> Dataset:
     """A dataset by registry name (``fashion-mnist``), a ``.npz`` / ``.npy`` file, a folder of
     images (one subfolder per class), prepared data (``autoencode prepare``), or a run's
-    :class:`DataRef`.
+    :class:`DataRef`; a Dataset is itself.
 
     A file is always read as that file, whatever its name: a ``fashion-mnist.npz`` of one's own
     images is not the built-in Fashion-MNIST.
@@ -79,6 +81,8 @@ def load_dataset(name: str | Path | DataRef, data_dir: str | Path | None = None)
     >>> len(data.train), len(data.valid), len(data.test)
     (55000, 5000, 10000)
     """
+    if isinstance(name, Dataset):
+        return name
     if isinstance(name, DataRef):
         return _load_ref(name, data_dir)
     if str(name) in DATASETS:

@@ -22,7 +22,7 @@ from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models import legacy
 from autoencode.models.base import Output, check_cost, check_sizes
-from autoencode.models.objectives import Objective, objective_from_dict
+from autoencode.models.objectives import OBJECTIVES, Objective
 from autoencode.models.parts import (
     DECODERS,
     ENCODERS,
@@ -52,17 +52,15 @@ class ModelConfig:
     def __post_init__(self):
         self.input_shape = typed.coerce(self.input_shape, tuple[int, int, int], "input_shape")
         check_sizes("input_shape", self.input_shape)
-        if isinstance(self.encoder, dict):
-            self.encoder = part_from_dict(ENCODERS, self.encoder, "encoder")
-        if isinstance(self.decoder, dict):
-            self.decoder = part_from_dict(DECODERS, self.decoder, "decoder")
-        if isinstance(self.objective, dict):
-            self.objective = objective_from_dict(self.objective)
-        for name, kinds in (("encoder", ENCODERS), ("decoder", DECODERS)):
-            if type(getattr(self, name)) not in kinds.values():
-                raise ConfigError(f"{name} must be one of the {name} configs ({', '.join(kinds)})")
-        if not isinstance(self.objective, Objective):
-            raise ConfigError("objective must be an objective config")
+        for name, registry in (("encoder", ENCODERS), ("decoder", DECODERS),
+                               ("objective", OBJECTIVES)):  # fmt: skip
+            part = getattr(self, name)
+            part = part_from_dict(registry, part, name) if isinstance(part, dict) else part
+            if type(part) not in registry.values():
+                raise ConfigError(
+                    f"{name} must be one of the {name} configs ({', '.join(registry)})"
+                )
+            setattr(self, name, part)
 
     @property
     def generative(self) -> bool:
@@ -84,12 +82,15 @@ def config_from_dict(data) -> ModelConfig:
     settings are ConfigErrors."""
     if not isinstance(data, dict):
         raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
-    data = legacy.translate(data)
-    if data.get("kind") != KIND:
+    translated = legacy.translate(data)
+    if translated.get("kind") != KIND:
         raise ConfigError(f"unknown model kind {typed.short(data.get('kind'))}: expected "
                           f"{KIND} (or an older {', '.join(legacy.KINDS)})")  # fmt: skip
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    return typed.from_dict(ModelConfig, fields, "model")
+    fields = {k: v for k, v in translated.items() if k != "kind"}
+    try:
+        return typed.from_dict(ModelConfig, fields, "model")
+    except ConfigError as e:  # named as the user wrote it
+        raise ConfigError(e.message + legacy.note(data), e.parameter) from None
 
 
 class Autoencoder(nn.Module):

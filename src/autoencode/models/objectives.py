@@ -20,7 +20,6 @@ from torch import nn
 from autoencode import typed
 from autoencode.errors import ConfigError
 from autoencode.models.layers import Dense
-from autoencode.models.parts import part_from_dict
 
 LOSSES = ("bce", "mse")
 
@@ -254,7 +253,3 @@ class Quantize(nn.Module):
 OBJECTIVES: dict[str, type[Objective]] = {
     o.kind: o for o in (Objective, Denoising, SparseL1, SparseKL, Variational, VectorQuantized)
 }
-
-
-def objective_from_dict(data) -> Objective:
-    return part_from_dict(OBJECTIVES, data, "objective")

@@ -176,6 +176,7 @@ class ConvDecoder:
         typed.check_fields(self)
         if self.filters is not None:
             check_sizes("decoder filters", self.filters)
+        check_sizes("kernel_size", (self.kernel_size,))
         check_activation(self.activation)
 
     def build(self, codings: tuple[int, ...], encoder: Encoder, image: tuple[int, int, int],
