@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -141,3 +142,39 @@ def write_image_folder(root: Path, size: tuple[int, int], per_class: int = 8) ->
 def photo_folder(tmp_path_factory) -> Path:
     """16 photos of 100×75 RGB in two class folders."""
     return write_image_folder(tmp_path_factory.mktemp("photos"), (100, 75))
+
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+FLAGS = [  # as the machine's own check starts it: no background connections, a fresh profile
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,900",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A real headless Chromium (Debian's chromium and chromium-driver, through Selenium), for
+    the pages' tests; their console and network logs are kept."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None
+    if webdriver is None or not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):  # .ci/run installs them: missing there is a failure
+            pytest.fail("the page tests need chromium, chromium-driver and selenium")
+        pytest.skip(
+            "the page tests need a browser: apt-get install chromium chromium-driver "
+            "(make test does it as root), and selenium (pip install -e '.[dev]')"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()

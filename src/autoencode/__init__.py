@@ -54,6 +54,7 @@ _EXPORTS = {  # public name: (module, name there)
     "save_figure": ("autoencode.figures", "save_figure"),
     "history_figure": ("autoencode.figures", "history_figure"),
     "write_report": ("autoencode.commands.report", "write_report"),
+    "compare": ("autoencode.commands.compare", "compare"),
     "explore": ("autoencode.commands.explore", "explore"),
     "save_search": ("autoencode.commands.search", "save_search"),
     "save_scores": ("autoencode.commands.score", "save_scores"),

@@ -2,7 +2,6 @@
 chromium-driver, driven by Selenium), checked against the Python model it was written from."""
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -12,39 +11,6 @@ import torch
 
 import autoencode as ae
 from autoencode.cli.main import main
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-FLAGS = [  # as the machine's own check starts it: no background connections, a fresh profile
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,900",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        webdriver = None
-    if webdriver is None or not (CHROMIUM and DRIVER):
-        if os.environ.get("CI"):  # .ci/run installs them: missing there is a failure
-            pytest.fail("the page tests need chromium, chromium-driver and selenium")
-        pytest.skip(
-            "the page tests need a browser: apt-get install chromium chromium-driver "
-            "(make test does it as root), and selenium (pip install -e '.[dev]')"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
-    driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +292,6 @@ def test_the_map_of_autoencode_map_is_reused_while_unchanged(runs, tmp_path):
 
 
 def test_a_map_drawn_before_a_resume_is_not_reused(runs, tmp_path):
-    import shutil
 
     shutil.copytree(runs / "stacked", tmp_path / "run")
     ae.save_map(tmp_path / "run", method="pca")

@@ -54,11 +54,12 @@ def steps(out: str, quick: bool = False,
         ["interpolate", vae, "--between", "0", "1", "--steps", "8"],
         ["explore", vae],
         *(["report", run] for run in (stacked, conv, vae)),
+        ["compare", stacked, conv, vae, "--out", f"{out}/compare.html"],
     ]
 
 
 # the options each command takes that the demo passes on
-TAKES_DATA = {"train", "reconstruct", "map", "explore", "pretrain", "interpolate"}
+TAKES_DATA = {"train", "reconstruct", "map", "explore", "pretrain", "interpolate", "compare"}
 TAKES_DEVICE = {"train", "pretrain"}
 
 

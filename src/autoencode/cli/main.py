@@ -11,7 +11,8 @@ from autoencode.errors import AutoencodeError
 
 COMMANDS = [
     "prepare", "train", "summary", "reconstruct", "generate", "interpolate",
-    "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "datasets", "demo",
+    "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "compare",
+    "datasets", "demo",
 ]  # fmt: skip
 
 
