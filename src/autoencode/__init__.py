@@ -35,6 +35,7 @@ _EXPORTS = {  # public name: (module, name there)
     "TrainingConfig": ("autoencode.training.config", "TrainingConfig"),
     "Trainer": ("autoencode.training.trainer", "Trainer"),
     "Callback": ("autoencode.training.callbacks", "Callback"),
+    "TensorBoardLogger": ("autoencode.training.tensorboard", "TensorBoardLogger"),
     "train": ("autoencode.commands.train", "train"),
     "resume": ("autoencode.commands.train", "resume"),
     "train_greedy": ("autoencode.commands.train", "train_greedy"),

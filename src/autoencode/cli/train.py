@@ -46,6 +46,10 @@ def add_parser(sub) -> None:
                    help="greedy layer-wise: one encoder/decoder layer pair at a time, the outer "
                         "ones frozen (dense models whose decoder mirrors the encoder)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="write TensorBoard's event files to DIR: losses, learning rate, "
+                        "reconstructions, hparams, the codings for its Projector "
+                        "(needs the tensorboard package)")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -63,11 +67,12 @@ def run(args) -> int:
             result = resume(args.resume, args.data, epochs=args.epochs, **common)
         else:
             fit = train_greedy if args.greedy else train
+            logged = {"tensorboard": args.tensorboard} if args.tensorboard else {}
             result = fit(args.preset, args.data or "fashion-mnist", out, model=dict(args.model),
                          overwrite=args.overwrite, train_size=args.train_size,
                          valid_size=args.valid_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                         schedule=args.schedule, seed=args.seed, **common)  # fmt: skip
+                         schedule=args.schedule, seed=args.seed, **logged, **common)  # fmt: skip
     except KeyboardInterrupt:
         print(f"autoencode: interrupted; {out} holds the last finished epoch "
               f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
@@ -86,7 +91,7 @@ def run(args) -> int:
 
 # What --resume cannot change: the run continues as it was configured.
 NOT_WITH_RESUME = ("lr", "batch_size", "optimizer", "schedule", "seed", "train_size",
-                   "valid_size", "model", "overwrite", "greedy", "out")  # fmt: skip
+                   "valid_size", "model", "overwrite", "greedy", "out", "tensorboard")  # fmt: skip
 
 
 def check_resume_options(args) -> None:

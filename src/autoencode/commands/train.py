@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from autoencode.presets import get_preset
 from autoencode.run import Run
 from autoencode.runfolder import RunConfig, RunFolder, RunWriter
 from autoencode.training import distributed
+from autoencode.training.callbacks import Callback
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import resolve_device
 from autoencode.training.setup import fit, make_trainer
@@ -37,6 +39,8 @@ def train(  # long: half of it is the signature and the docstring
     train_size: int | None = None,
     valid_size: int | None = None,
     weights: dict[str, torch.Tensor] | None = None,
+    callbacks: Sequence[Callback] = (),
+    tensorboard: str | Path | None = None,
     **overrides,
 ) -> Run:
     """Train a model and write its run folder; returns its :class:`Run` (the trained model).
@@ -46,14 +50,21 @@ def train(  # long: half of it is the signature and the docstring
     (200, 50)}``); ``training`` replaces the training settings, and keyword ``overrides``
     (``epochs=5``, ``lr=0.5``, ``optimizer="adam"``) change single ones. ``data`` is a Dataset, or
     a name or path for :func:`load_dataset`; ``train_size`` / ``valid_size`` keep only the first
-    examples of those splits; ``weights`` (a state dict) replace the initial weights.
+    examples of those splits; ``weights`` (a state dict) replace the initial weights;
+    ``callbacks`` see every step (``ae.Callback``); ``tensorboard``: a folder for TensorBoard's
+    event files (``ae.TensorBoardLogger`` on the validation split).
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
     data = _dataset(data, data_dir).subset(train_size, valid_size)
     model_config, training = resolve(preset, model, training, overrides, data.image_shape)
+    if tensorboard is not None:
+        from autoencode.training.tensorboard import TensorBoardLogger
+
+        callbacks = [*callbacks, TensorBoardLogger(tensorboard, data.valid)]
     return _train(preset, model_config, training, data, out, device=device, threads=threads,
-                  progress=progress, overwrite=overwrite, weights=weights)  # fmt: skip
+                  progress=progress, overwrite=overwrite, weights=weights,
+                  callbacks=callbacks)  # fmt: skip
 
 
 def resolve(preset: str | None, model: ModelConfig | dict | None,
@@ -80,7 +91,8 @@ def _dataset(data: Dataset | str | Path | None, data_dir) -> Dataset:
 
 def _train(preset: str | None, model_config: ModelConfig, training: TrainingConfig,
            data: Dataset, out, *, device: str = "auto", threads: int | None = None,
-           progress: bool = True, overwrite: bool = False, weights=None) -> Run:  # fmt: skip
+           progress: bool = True, overwrite: bool = False, weights=None,
+           callbacks: Sequence[Callback] = ()) -> Run:  # fmt: skip
     """Train resolved settings into a new run folder."""
     folder = RunFolder(out if out is not None else default_run_path(preset or model_config.kind))
     world, _ = distributed.join(resolve_device(device))
@@ -90,7 +102,7 @@ def _train(preset: str | None, model_config: ModelConfig, training: TrainingConf
     config = RunConfig(model_config, training, data.ref, preset)
     torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
     network = _with_weights(build_model(model_config), weights)
-    return _fit(folder, config, network, data, device, threads, progress)
+    return _fit(folder, config, network, data, device, threads, progress, callbacks=callbacks)
 
 
 def _with_weights(network, weights: dict[str, torch.Tensor] | None):
@@ -140,9 +152,9 @@ def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
 
 
 def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, threads, progress,
-         state=None) -> Run:  # fmt: skip
+         state=None, callbacks: Sequence[Callback] = ()) -> Run:  # fmt: skip
     trainer, placement = make_trainer(model, config.training, device, threads, progress,
-                                      [RunWriter(folder, config)])  # fmt: skip
+                                      [RunWriter(folder, config), *callbacks])  # fmt: skip
     if state is not None:
         try:
             trainer.load_state(*state)

@@ -24,6 +24,8 @@ class Callback:
 
     def on_epoch_end(self, trainer, row: dict) -> None: ...
 
+    def on_fit_end(self, trainer) -> None: ...
+
 
 class ProgressBar(Callback):
     """A progress bar per epoch (the running loss every 100 steps) and one line per finished epoch."""

@@ -128,6 +128,7 @@ class Trainer:
             self._check_finite(row)
             self.history.append(row)
             self._call("on_epoch_end", row)
+        self._call("on_fit_end")
         distributed.barrier(self.world)  # the last epoch is saved before anyone reads it
         return self.history
 
