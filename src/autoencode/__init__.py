@@ -56,6 +56,7 @@ _EXPORTS = {  # public name: (module, name there)
     "history_figure": ("autoencode.figures", "history_figure"),
     "write_report": ("autoencode.commands.report", "write_report"),
     "compare": ("autoencode.commands.compare", "compare"),
+    "tune": ("autoencode.commands.tune", "tune"),
     "explore": ("autoencode.commands.explore", "explore"),
     "save_search": ("autoencode.commands.search", "save_search"),
     "save_scores": ("autoencode.commands.score", "save_scores"),
