@@ -36,6 +36,7 @@ _EXPORTS = {  # public name: (module, name there)
     "Trainer": ("autoencode.training.trainer", "Trainer"),
     "Callback": ("autoencode.training.callbacks", "Callback"),
     "TensorBoardLogger": ("autoencode.training.tensorboard", "TensorBoardLogger"),
+    "MLflowLogger": ("autoencode.training.mlflow_logger", "MLflowLogger"),
     "train": ("autoencode.commands.train", "train"),
     "resume": ("autoencode.commands.train", "resume"),
     "train_greedy": ("autoencode.commands.train", "train_greedy"),

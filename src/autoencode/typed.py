@@ -20,6 +20,15 @@ def short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def dotted(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as one level of dotted names: ``{"encoder.units": [100, 30]}``."""
+    out = {}
+    for key, value in settings.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out |= dotted(value, name) if isinstance(value, dict) and value else {name: value}
+    return out
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -50,6 +50,10 @@ def add_parser(sub) -> None:
                    help="write TensorBoard's event files to DIR: losses, learning rate, "
                         "reconstructions, hparams, the codings for its Projector "
                         "(needs the tensorboard package)")  # fmt: skip
+    p.add_argument("--mlflow", metavar="URI",
+                   help="record the run in the MLflow tracking store at URI (sqlite:///mlflow.db, "
+                        "or a server's URL): settings, losses, the run folder as artifacts "
+                        "(needs mlflow-skinny)")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -67,7 +71,7 @@ def run(args) -> int:
             result = resume(args.resume, args.data, epochs=args.epochs, **common)
         else:
             fit = train_greedy if args.greedy else train
-            logged = {"tensorboard": args.tensorboard} if args.tensorboard else {}
+            logged = {k: getattr(args, k) for k in ("tensorboard", "mlflow") if getattr(args, k)}
             result = fit(args.preset, args.data or "fashion-mnist", out, model=dict(args.model),
                          overwrite=args.overwrite, train_size=args.train_size,
                          valid_size=args.valid_size, epochs=args.epochs,
@@ -91,7 +95,8 @@ def run(args) -> int:
 
 # What --resume cannot change: the run continues as it was configured.
 NOT_WITH_RESUME = ("lr", "batch_size", "optimizer", "schedule", "seed", "train_size",
-                   "valid_size", "model", "overwrite", "greedy", "out", "tensorboard")  # fmt: skip
+                   "valid_size", "model", "overwrite", "greedy", "out", "tensorboard",
+                   "mlflow")  # fmt: skip
 
 
 def check_resume_options(args) -> None:

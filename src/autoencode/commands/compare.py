@@ -23,6 +23,7 @@ import numpy as np
 from autoencode.errors import AutoencodeError
 from autoencode.io import write_text
 from autoencode.run import Run, load_run
+from autoencode.typed import dotted
 
 # matplotlib's tab20, reordered so that the first ten are the strong ones
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -97,18 +98,8 @@ def run_names(runs: list[Run]) -> list[str]:
 def flat_settings(run: Run) -> dict:
     """The preset, model and training settings as dotted names (``model.encoder.units``)."""
     config = run.config.to_dict()
-    out = {"preset": config["preset"]}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict) and value:
-            for key, item in value.items():
-                walk(f"{prefix}.{key}", item)
-        else:
-            out[prefix] = value
-
-    walk("model", config["model"])
-    walk("training", config["training"])
-    return out
+    return {"preset": config["preset"], **dotted(config["model"], "model"),
+            **dotted(config["training"], "training")}  # fmt: skip
 
 
 def run_numbers(run: Run) -> dict:

@@ -41,6 +41,7 @@ def train(  # long: half of it is the signature and the docstring
     weights: dict[str, torch.Tensor] | None = None,
     callbacks: Sequence[Callback] = (),
     tensorboard: str | Path | None = None,
+    mlflow: str | None = None,
     **overrides,
 ) -> Run:
     """Train a model and write its run folder; returns its :class:`Run` (the trained model).
@@ -52,7 +53,8 @@ def train(  # long: half of it is the signature and the docstring
     a name or path for :func:`load_dataset`; ``train_size`` / ``valid_size`` keep only the first
     examples of those splits; ``weights`` (a state dict) replace the initial weights;
     ``callbacks`` see every step (``ae.Callback``); ``tensorboard``: a folder for TensorBoard's
-    event files (``ae.TensorBoardLogger`` on the validation split).
+    event files (``ae.TensorBoardLogger`` on the validation split); ``mlflow``: an MLflow tracking
+    URI (``"sqlite:///mlflow.db"``) to record the run in (``ae.MLflowLogger``).
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
@@ -62,6 +64,10 @@ def train(  # long: half of it is the signature and the docstring
         from autoencode.training.tensorboard import TensorBoardLogger
 
         callbacks = [*callbacks, TensorBoardLogger(tensorboard, data.valid)]
+    if mlflow is not None:
+        from autoencode.training.mlflow_logger import MLflowLogger
+
+        callbacks = [*callbacks, MLflowLogger(mlflow)]
     return _train(preset, model_config, training, data, out, device=device, threads=threads,
                   progress=progress, overwrite=overwrite, weights=weights,
                   callbacks=callbacks)  # fmt: skip
@@ -155,6 +161,7 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
          state=None, callbacks: Sequence[Callback] = ()) -> Run:  # fmt: skip
     trainer, placement = make_trainer(model, config.training, device, threads, progress,
                                       [RunWriter(folder, config), *callbacks])  # fmt: skip
+    trainer.run_path = folder.path
     if state is not None:
         try:
             trainer.load_state(*state)

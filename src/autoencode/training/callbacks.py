@@ -26,6 +26,9 @@ class Callback:
 
     def on_fit_end(self, trainer) -> None: ...
 
+    def on_exception(self, trainer, error: BaseException) -> None:
+        """Training stopped on ``error`` (Ctrl-C included); the trainer re-raises it after."""
+
 
 class ProgressBar(Callback):
     """A progress bar per epoch (the running loss every 100 steps) and one line per finished epoch."""

@@ -19,6 +19,7 @@ from autoencode.data.batches import apply_in_batches, image_tensor, to_float
 from autoencode.data.types import Split
 from autoencode.errors import AutoencodeError
 from autoencode.training.trainer import loss_row
+from autoencode.typed import dotted
 
 
 class TensorBoardLogger:
@@ -62,13 +63,20 @@ class TensorBoardLogger:
 
     def on_fit_end(self, trainer) -> None:
         last = trainer.history[-1] if trainer.history else {}
+        settings = dotted(trainer.config.to_dict(), "training")
+        if hasattr(trainer.model, "config"):
+            settings |= dotted(trainer.model.config.to_dict(), "model")
         settings = {k: v if isinstance(v, (int, float, str, bool)) else str(v)
-                    for k, v in trainer.config.to_dict().items()}  # fmt: skip
+                    for k, v in settings.items()}  # fmt: skip
         metrics = {f"hparam/{k}": v for k, v in last.items() if k not in ("epoch", "seconds")}
         self.writer.add_hparams(settings, metrics, run_name="hparams")
         if self.valid is not None and self.embed:
             self._codings(trainer.model, trainer.epoch)
         self.writer.close()
+
+    def on_exception(self, trainer, error: BaseException) -> None:
+        if self.writer is not None:
+            self.writer.close()  # what was logged stays readable
 
     @torch.inference_mode()
     def _grid(self, model) -> torch.Tensor:

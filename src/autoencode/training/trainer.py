@@ -98,6 +98,7 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(stream_seed(config.seed, "shuffle"))
         self.history: list[dict] = []
         self.stop = False  # a callback sets it to end training after this epoch
+        self.run_path = None  # the run folder being written, where there is one (for loggers)
 
     @property
     def epoch(self) -> int:
@@ -118,16 +119,20 @@ class Trainer:
         valid_tensors = None if valid is None else split_tensors(valid, self.device, labels)
         self._call("on_fit_start")
         self.stop = False
-        while self.epoch < self.config.epochs and not self.stop:
-            start = time.perf_counter()
-            row = {"epoch": self.epoch + 1, **self._train_epoch(train_tensors)}
-            if valid_tensors is not None:
-                val = evaluate_losses(self.model, valid_tensors)
-                row.update({f"val_{k}": v for k, v in val.items()})
-            row["seconds"] = time.perf_counter() - start
-            self._check_finite(row)
-            self.history.append(row)
-            self._call("on_epoch_end", row)
+        try:
+            while self.epoch < self.config.epochs and not self.stop:
+                start = time.perf_counter()
+                row = {"epoch": self.epoch + 1, **self._train_epoch(train_tensors)}
+                if valid_tensors is not None:
+                    val = evaluate_losses(self.model, valid_tensors)
+                    row.update({f"val_{k}": v for k, v in val.items()})
+                row["seconds"] = time.perf_counter() - start
+                self._check_finite(row)
+                self.history.append(row)
+                self._call("on_epoch_end", row)
+        except BaseException as error:  # Ctrl-C too: a logger marks its run as stopped
+            self._call("on_exception", error)
+            raise
         self._call("on_fit_end")
         distributed.barrier(self.world)  # the last epoch is saved before anyone reads it
         return self.history
