@@ -58,6 +58,7 @@ _EXPORTS = {  # public name: (module, name there)
     "write_report": ("autoencode.commands.report", "write_report"),
     "compare": ("autoencode.commands.compare", "compare"),
     "tune": ("autoencode.commands.tune", "tune"),
+    "zoo": ("autoencode.commands.zoo", "zoo"),
     "explore": ("autoencode.commands.explore", "explore"),
     "save_search": ("autoencode.commands.search", "save_search"),
     "save_scores": ("autoencode.commands.score", "save_scores"),

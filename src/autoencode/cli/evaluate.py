@@ -18,6 +18,12 @@ def add_parser(sub) -> None:
     p.add_argument("--samples", type=int, default=5000,
                    help="generative runs: score this many samples against the test set "
                         "(Fréchet distance, precision/recall); 0 skips it (default 5000)")  # fmt: skip
+    p.add_argument(
+        "--split",
+        choices=("test", "valid"),
+        default="test",
+        help="the held-out split to score (valid: for data without a test split)",
+    )
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -27,13 +33,18 @@ def run(args) -> int:
     from autoencode.runfolder import RunFolder
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
-                    noise=args.noise, samples=args.samples, data_dir=args.data_dir)  # fmt: skip
-    print(f"test split ({card['n_test']} images): BCE {card['bce']:.4f}  MSE {card['mse']:.4f}  "
-          f"PSNR {card['psnr']:.2f} dB")  # fmt: skip
+                    noise=args.noise, samples=args.samples, data_dir=args.data_dir,
+                    split=args.split)  # fmt: skip
+    split = card["split"]
+    print(f"{split} split ({card[f'n_{split}']} images): BCE {card['bce']:.4f}  "
+          f"MSE {card['mse']:.4f}  PSNR {card['psnr']:.2f} dB")  # fmt: skip
     if noisy := card.get("noisy_inputs"):
         print(f"with noise σ {noisy['noise']:g} on the inputs, against the clean images: "
               f"MSE {noisy['mse']:.4f}  PSNR {noisy['psnr']:.2f} dB")  # fmt: skip
-    print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
+    if "codings" not in card:
+        print("no labels: no k-NN or linear probe of the codings")
+    else:
+        print(f"{'features':<16}{'dims':>6}{'k-NN (k=5)':>12}{'linear probe':>14}")
     for name, scores in card.items():
         if isinstance(scores, dict) and "dims" in scores:
             print(

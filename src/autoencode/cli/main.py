@@ -12,7 +12,7 @@ from autoencode.errors import AutoencodeError
 COMMANDS = [
     "prepare", "train", "summary", "reconstruct", "generate", "interpolate",
     "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "compare",
-    "tune", "datasets", "demo",
+    "tune", "zoo", "datasets", "demo",
 ]  # fmt: skip
 
 

@@ -117,8 +117,8 @@ def run_numbers(run: Run) -> dict:
     card = run.folder.read_metrics().get("evaluation", {})
     for key, value in _leaves(card):
         top = key.split(".")[0]
-        if top not in ("split", "n_test", "maps") and not top.startswith(("pca", "pixels")):
-            numbers[f"test {key}"] = value
+        if top not in ("split", "maps") and not top.startswith(("n_", "pca", "pixels")):
+            numbers[f"{card.get('split', 'test')} {key}"] = value
     return numbers
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from autoencode.analysis.embedding import embed
@@ -19,38 +21,42 @@ from autoencode.run import load_run
 
 
 def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
-             noise: float = 0.0, samples: int = 5000, data_dir=None,
-             record: bool = True) -> dict:  # fmt: skip
-    """The report card on the test split: reconstruction BCE / MSE / PSNR, then k-NN and
-    linear-probe accuracy of the codings (trained on train), of PCA with as many components,
-    and of raw pixels; with the trustworthiness of the maps drawn for the run. ``run`` is a Run
-    or its folder; ``data`` the run's own unless given. Recorded in the run's metrics.json
-    (section ``evaluation``) unless ``record`` is False. With ``noise``, also the reconstructions
-    of the test images with Gaussian noise of that standard deviation, scored against the clean
-    images (``noisy_inputs``: what a denoising autoencoder is for). A generative run also gets
-    ``samples``: Fréchet distance and precision / recall of that many generated images
-    (``analysis.sample_quality``; 0 skips them)."""
+             noise: float = 0.0, samples: int = 5000, data_dir=None, record: bool = True,
+             split: str = "test") -> dict:  # fmt: skip
+    """The report card on the test split (or ``split="valid"``, for data without one):
+    reconstruction BCE / MSE / PSNR, then k-NN and linear-probe accuracy of the codings (trained
+    on train), of PCA with as many components, and of raw pixels; with the trustworthiness of the
+    maps drawn for the run. ``run`` is a Run or its folder; ``data`` the run's own unless given.
+    Recorded in the run's metrics.json (section ``evaluation``) unless ``record`` is False. With
+    ``noise``, also the reconstructions of the test images with Gaussian noise of that standard
+    deviation, scored against the clean images (``noisy_inputs``: what a denoising autoencoder
+    is for). A generative run also gets ``samples``: Fréchet distance and precision / recall of
+    that many generated images (``analysis.sample_quality``; 0 skips them). Without labels, the
+    card holds the reconstructions alone."""
     run = load_run(run)
     data = run.load_dataset(data_dir, data=data)
-    if data.test is None or data.test.labels is None or data.train.labels is None:
-        raise AutoencodeError(
-            f"evaluate needs labelled train and test splits; {data.name!r} has none"
-        )
-    train, test = data.train, data.test
+    if split not in ("test", "valid"):
+        raise AutoencodeError(f"{{parameter}}: expected test or valid, got {split!r}",
+                              parameter="split")  # fmt: skip
+    if split == "test" and data.test is None:
+        raise AutoencodeError(f"dataset {data.name!r} has no test split; score the validation "
+                              "split instead ({parameter} valid)", parameter="split")  # fmt: skip
+    train, test = data.train, data.split(split)
     card: dict = {
-        "split": "test",
-        "n_test": len(test),
+        "split": split,
+        f"n_{split}": len(test),
         **reconstruction_metrics(test.images, run.reconstruct(test.images)),
     }
     if noise > 0:
         denoised = run.reconstruct(noisy_images(test.images, noise))
         card["noisy_inputs"] = {"noise": noise, **reconstruction_metrics(test.images, denoised)}
-    z_train, z_test = embed(run, train.images), embed(run, test.images)
-    card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
-    if baselines:
-        card.update(_baselines(train, test, z_train.shape[1], k))
-    if samples and run.model.generative:
-        card["samples"] = sample_scores(run, data, samples)
+    if train.labels is not None and test.labels is not None:
+        z_train, z_test = embed(run, train.images), embed(run, test.images)
+        card["codings"] = _classifiers(z_train, train.labels, z_test, test.labels, k)
+        if baselines:
+            card.update(_baselines(train, test, z_train.shape[1], k))
+        if samples and run.model.generative:  # the features are a classifier of the labels
+            card["samples"] = sample_scores(run, dataclasses.replace(data, test=test), samples)
     maps = run.folder.read_metrics().get("maps", {})
     card["maps"] = {name: m["trustworthiness"] for name, m in maps.items()
                     if isinstance(m, dict) and m.get("trustworthiness") is not None}  # fmt: skip
