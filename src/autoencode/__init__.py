@@ -35,6 +35,7 @@ _EXPORTS = {  # public name: (module, name there)
     "TrainingConfig": ("autoencode.training.config", "TrainingConfig"),
     "Trainer": ("autoencode.training.trainer", "Trainer"),
     "Callback": ("autoencode.training.callbacks", "Callback"),
+    "Preempted": ("autoencode.training.preemption", "Preempted"),
     "TensorBoardLogger": ("autoencode.training.tensorboard", "TensorBoardLogger"),
     "MLflowLogger": ("autoencode.training.mlflow_logger", "MLflowLogger"),
     "train": ("autoencode.commands.train", "train"),

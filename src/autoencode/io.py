@@ -44,6 +44,42 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+class Locked(AutoencodeError):
+    """Another process holds the lock; ``pid`` is what it wrote in the lock file (0: unknown)."""
+
+    def __init__(self, path: Path, pid: int):
+        super().__init__(f"{path}: held by process {pid or '?'}")
+        self.path, self.pid = path, pid
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, wait: bool = False):
+    """An exclusive ``flock`` on ``path`` (made if missing) while inside, with this process's pid
+    written in it; the kernel lets it go if the process dies. Held by another process: ``Locked``
+    at once, or waits with ``wait``. Where the system has no ``flock``, nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise AutoencodeError(f"{path}: cannot open it to lock ({e.strerror or e})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise Locked(path, int(holder) if holder.isdigit() else 0) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

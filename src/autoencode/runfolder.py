@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import platform
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,9 @@ import torch
 from autoencode.data.types import DataRef
 from autoencode.errors import ConfigError, FileFormatError, RunFolderError
 from autoencode.io import (
+    Locked,
     csv_text,
+    file_lock,
     load_tensors,
     read_json,
     save_tensors,
@@ -47,6 +50,8 @@ from autoencode.training.config import TrainingConfig
 FORMAT = "autoencode-run/2"
 READABLE_FORMATS = ("autoencode-run/1", FORMAT)  # /1: data by name or path, metrics flat
 CHECKPOINT = Path("checkpoint") / "last.safetensors"
+WRITER_LOCK = ".writer"  # held by the one process that trains into the folder
+METRICS_LOCK = ".metrics.lock"  # held while a command merges its section into metrics.json
 
 # The sections of metrics.json, and what each holds. A command adds to its own section.
 METRIC_SECTIONS = {
@@ -160,23 +165,52 @@ class RunFolder:
     def create(self, overwrite: bool = False) -> None:
         """Make the folder, empty; an existing run is replaced only with ``overwrite``, and a
         folder that is not a run folder never is (the user's own files)."""
+        with self.writer(new=True, overwrite=overwrite):
+            pass
+
+    @contextlib.contextmanager
+    def writer(self, new: bool = False, overwrite: bool = False) -> Iterator[None]:
+        """One writer at a time: an exclusive lock on the folder (``.writer``, released by the
+        kernel if the process dies) while inside; a second writer is refused at once, naming
+        the holder's pid. Readers take no lock. ``new``: the folder made (and emptied, with
+        ``overwrite``) under the lock, as ``create``; else the folder must be there."""
         path = self.path
-        if path.exists() and not path.is_dir():
-            raise RunFolderError(f"{path}: exists and is not a folder")
-        if path.is_dir() and any(path.iterdir()):
-            if not overwrite:
-                raise RunFolderError(f"{path}: run folder exists; continue it with resume, "
-                                     "or replace it with {parameter}", parameter="overwrite")  # fmt: skip
-            if not self.is_run():
-                raise RunFolderError(f"{path}: not a run folder (no config.json); "
-                                     "{parameter} only replaces run folders", parameter="overwrite")  # fmt: skip
-            shutil.rmtree(path)
+        if new:
+            self._check_replaceable(overwrite)
+        elif not path.is_dir():
+            raise RunFolderError(f"{path}: not a run folder (no such directory)")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RunFolderError(
                 f"{path}: cannot create the run folder ({e.strerror or e})"
             ) from None
+        lock = file_lock(path / WRITER_LOCK)
+        try:
+            lock.__enter__()
+        except Locked as e:
+            raise RunFolderError(f"{path}: process {e.pid or '?'} is writing this run; wait for "
+                                 "it to end, or choose another folder") from None  # fmt: skip
+        try:
+            if new:
+                for entry in path.iterdir():  # all but the lock itself
+                    if entry.name != WRITER_LOCK:
+                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _check_replaceable(self, overwrite: bool) -> None:
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"{path}: exists and is not a folder")
+        if path.is_dir() and any(e.name != WRITER_LOCK for e in path.iterdir()):
+            if not overwrite:
+                raise RunFolderError(f"{path}: run folder exists; continue it with resume, "
+                                     "or replace it with {parameter}", parameter="overwrite")  # fmt: skip
+            if not self.is_run():
+                raise RunFolderError(f"{path}: not a run folder (no config.json); "
+                                     "{parameter} only replaces run folders", parameter="overwrite")  # fmt: skip
 
     # -- config -------------------------------------------------------------------------------
     def read_config(self) -> RunConfig:
@@ -196,12 +230,18 @@ class RunFolder:
     def save_epoch(self, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
                    meta: dict, history: list[dict]) -> None:  # fmt: skip
         """The weights, the resumable checkpoint, the history and the training metrics."""
-        checkpoint = {**state, **{f"model.{k}": v for k, v in weights.items()}}
-        save_tensors(self.checkpoint_file, checkpoint, meta)
+        self.save_checkpoint(weights, state, meta)
         save_tensors(self.weights_file, weights, {"epoch": len(history)})
         write_text(self.history_file, csv_text(history))
         last = {k: v for k, v in history[-1].items() if k not in ("epoch", "seconds")}
         self.record("training", {"epochs": len(history), **last})
+
+    def save_checkpoint(self, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                        meta: dict) -> None:  # fmt: skip
+        """The resumable checkpoint alone (written inside an epoch too): weights, optimizer,
+        RNG states, and where training is."""
+        checkpoint = {**state, **{f"model.{k}": v for k, v in weights.items()}}
+        save_tensors(self.checkpoint_file, checkpoint, meta)
 
     def read_history(self) -> list[dict]:
         if not self.history_file.is_file():
@@ -222,6 +262,10 @@ class RunFolder:
     def load_model(self, config: RunConfig, device: str | torch.device = "cpu") -> Autoencoder:
         """The trained model: built on the meta device, its shapes checked against the weights'
         header, then given memory on ``device`` and filled."""
+        unfinished = not self.history_file.exists()  # stopped inside its first epoch
+        if unfinished and not self.weights_file.exists() and self.checkpoint_file.exists():
+            raise RunFolderError(f"{self.path}: no epoch finished yet, but it holds a checkpoint "
+                                 f"(continue with: autoencode train --resume {self.path})")  # fmt: skip
         model = self.build_model(config, device="meta")
         with _in_run_folder():
             shapes, _ = legacy_names(tensor_header(self.weights_file))
@@ -272,13 +316,14 @@ class RunFolder:
         """Merge ``values`` into a section of metrics.json (under ``key`` in it, if given)."""
         if section not in METRIC_SECTIONS:
             raise ValueError(f"unknown metrics section {section!r}")  # a bug, not user input
-        metrics = self.read_metrics()
-        part = metrics.setdefault(section, {})
-        if key is None:
-            part.update(values)
-        else:
-            part[key] = values
-        write_json(self.metrics_file, metrics)
+        with file_lock(self.path / METRICS_LOCK, wait=True):  # two commands merging at once
+            metrics = self.read_metrics()
+            part = metrics.setdefault(section, {})
+            if key is None:
+                part.update(values)
+            else:
+                part[key] = values
+            write_json(self.metrics_file, metrics)
 
 
 def legacy_names(read: tuple[dict, dict | None]) -> tuple[dict, dict | None]:
@@ -333,6 +378,12 @@ class RunWriter:
     def on_epoch_end(self, trainer, row: dict) -> None:
         state, meta = trainer.state()
         self.folder.save_epoch(trainer.model.state_dict(), state, meta, trainer.history)
+
+    def on_checkpoint(self, trainer, tensors: dict, position: dict) -> None:
+        """A checkpoint inside an epoch: the folder's finished epochs stay as they are."""
+        state, meta = trainer.state()
+        self.folder.save_checkpoint(trainer.model.state_dict(), {**state, **tensors},
+                                    {**meta, "position": position})  # fmt: skip
 
 
 def runtime_info(device: torch.device, threads: int, processes: int) -> dict:

@@ -46,23 +46,33 @@ def add_parser(sub) -> None:
                    help="greedy layer-wise: one encoder/decoder layer pair at a time, the outer "
                         "ones frozen (dense models whose decoder mirrors the encoder)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    add_watching_options(p)
+    p.set_defaults(run=run)
+
+
+def add_watching_options(p) -> None:
+    """Checkpoints inside epochs, and the trackers training reports to."""
     p.add_argument("--tensorboard", metavar="DIR",
                    help="write TensorBoard's event files to DIR: losses, learning rate, "
                         "reconstructions, hparams, the codings for its Projector "
                         "(needs the tensorboard package)")  # fmt: skip
+    p.add_argument("--checkpoint-every", metavar="N|TIME",
+                   help="also write the resumable checkpoint inside epochs: every N steps, or "
+                        "every 30s / 10m / 1h (SIGTERM and SIGUSR1 always write one, then stop)")  # fmt: skip
     p.add_argument("--mlflow", metavar="URI",
                    help="record the run in the MLflow tracking store at URI (sqlite:///mlflow.db, "
                         "or a server's URL): settings, losses, the run folder as artifacts "
                         "(needs mlflow-skinny)")  # fmt: skip
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from autoencode.commands.train import default_run_path, resume, train, train_greedy
     from autoencode.training import distributed
+    from autoencode.training.preemption import Preempted
 
     common = {"device": args.device, "threads": args.threads, "progress": not args.quiet,
               "data_dir": args.data_dir}  # fmt: skip
+    common |= {"checkpoint_every": args.checkpoint_every} if args.checkpoint_every else {}
     out = args.resume or args.out or default_run_path(args.preset)
     if args.resume:
         check_resume_options(args)
@@ -77,20 +87,27 @@ def run(args) -> int:
                          valid_size=args.valid_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                          schedule=args.schedule, seed=args.seed, **logged, **common)  # fmt: skip
+    except Preempted as stopped:  # every process stops at the same step; rank 0 says so
+        if distributed.current().main:
+            print(f"autoencode: {stopped}; {out} holds a checkpoint there {_go_on(out)}",
+                  file=sys.stderr)  # fmt: skip
+        return 143
     except KeyboardInterrupt:
-        print(f"autoencode: interrupted; {out} holds the last finished epoch "
-              f"(continue with: autoencode train --resume {out})", file=sys.stderr)  # fmt: skip
+        print(f"autoencode: interrupted; {out} holds the last finished epoch {_go_on(out)}",
+              file=sys.stderr)  # fmt: skip
         return 130
     finally:
         world = distributed.current()
         distributed.leave()
-    if not world.main:
-        return 0
-    last = result.history[-1]
-    print(f"trained {last['epoch']} epochs: loss {last['loss']:.4f}"
-          + (f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""))  # fmt: skip
-    print(f"wrote {result.path}")
+    if world.main:
+        last = result.history[-1]
+        val = f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else ""
+        print(f"trained {last['epoch']} epochs: loss {last['loss']:.4f}{val}\nwrote {result.path}")
     return 0
+
+
+def _go_on(out) -> str:
+    return f"(continue with: autoencode train --resume {out})"
 
 
 # What --resume cannot change: the run continues as it was configured.

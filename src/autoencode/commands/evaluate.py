@@ -20,7 +20,8 @@ from autoencode.errors import AutoencodeError
 from autoencode.run import load_run
 
 
-def evaluate(run, data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
+def evaluate(run,  # long: a third of it is the signature and the docstring
+             data: Dataset | str | None = None, baselines: bool = True, k: int = 5, *,
              noise: float = 0.0, samples: int = 5000, data_dir=None, record: bool = True,
              split: str = "test") -> dict:  # fmt: skip
     """The report card on the test split (or ``split="valid"``, for data without one):

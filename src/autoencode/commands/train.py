@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from autoencode.training import distributed
 from autoencode.training.callbacks import Callback
 from autoencode.training.config import TrainingConfig
 from autoencode.training.device import resolve_device
+from autoencode.training.preemption import Every
 from autoencode.training.setup import fit, make_trainer
 
 
@@ -42,6 +44,7 @@ def train(  # long: half of it is the signature and the docstring
     callbacks: Sequence[Callback] = (),
     tensorboard: str | Path | None = None,
     mlflow: str | None = None,
+    checkpoint_every: str | int | None = None,
     **overrides,
 ) -> Run:
     """Train a model and write its run folder; returns its :class:`Run` (the trained model).
@@ -54,10 +57,14 @@ def train(  # long: half of it is the signature and the docstring
     examples of those splits; ``weights`` (a state dict) replace the initial weights;
     ``callbacks`` see every step (``ae.Callback``); ``tensorboard``: a folder for TensorBoard's
     event files (``ae.TensorBoardLogger`` on the validation split); ``mlflow``: an MLflow tracking
-    URI (``"sqlite:///mlflow.db"``) to record the run in (``ae.MLflowLogger``).
+    URI (``"sqlite:///mlflow.db"``) to record the run in (``ae.MLflowLogger``);
+    ``checkpoint_every``: also write the resumable checkpoint inside epochs, every that many
+    steps (``500``) or that long (``"10m"``). SIGTERM or SIGUSR1 during training writes one
+    after the current step and raises ``ae.Preempted``; :func:`resume` goes on from there.
 
     >>> run = train("stacked", load_dataset("fashion-mnist"), "runs/stacked", epochs=10)
     """
+    every = Every.parse(checkpoint_every)  # a malformed one is refused before anything is written
     data = _dataset(data, data_dir).subset(train_size, valid_size)
     model_config, training = resolve(preset, model, training, overrides, data.image_shape)
     if tensorboard is not None:
@@ -70,7 +77,7 @@ def train(  # long: half of it is the signature and the docstring
         callbacks = [*callbacks, MLflowLogger(mlflow)]
     return _train(preset, model_config, training, data, out, device=device, threads=threads,
                   progress=progress, overwrite=overwrite, weights=weights,
-                  callbacks=callbacks)  # fmt: skip
+                  callbacks=callbacks, checkpoint_every=every)  # fmt: skip
 
 
 def resolve(preset: str | None, model: ModelConfig | dict | None,
@@ -98,17 +105,18 @@ def _dataset(data: Dataset | str | Path | None, data_dir) -> Dataset:
 def _train(preset: str | None, model_config: ModelConfig, training: TrainingConfig,
            data: Dataset, out, *, device: str = "auto", threads: int | None = None,
            progress: bool = True, overwrite: bool = False, weights=None,
-           callbacks: Sequence[Callback] = ()) -> Run:  # fmt: skip
+           callbacks: Sequence[Callback] = (), checkpoint_every: Every | None = None) -> Run:  # fmt: skip
     """Train resolved settings into a new run folder."""
     folder = RunFolder(out if out is not None else default_run_path(preset or model_config.kind))
     world, _ = distributed.join(resolve_device(device))
-    if world.main:  # under torchrun, rank 0 alone touches the folder
-        folder.create(overwrite)
-    distributed.barrier(world)
-    config = RunConfig(model_config, training, data.ref, preset)
-    torch.manual_seed(training.seed)  # the weights and any sampling; shuffling derives its own
-    network = _with_weights(build_model(model_config), weights)
-    return _fit(folder, config, network, data, device, threads, progress, callbacks=callbacks)
+    # under torchrun, rank 0 alone touches the folder: it holds the writer's lock
+    with folder.writer(new=True, overwrite=overwrite) if world.main else contextlib.nullcontext():
+        distributed.barrier(world)
+        config = RunConfig(model_config, training, data.ref, preset)
+        torch.manual_seed(training.seed)  # the weights and any sampling; shuffling its own
+        network = _with_weights(build_model(model_config), weights)
+        return _fit(folder, config, network, data, device, threads, progress,
+                    callbacks=callbacks, checkpoint_every=checkpoint_every)  # fmt: skip
 
 
 def _with_weights(network, weights: dict[str, torch.Tensor] | None):
@@ -142,10 +150,18 @@ def _model_config(base: ModelConfig | None, model: ModelConfig | dict | None) ->
 
 def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
            epochs: int | None = None, device: str = "auto", threads: int | None = None,
-           progress: bool = True, data_dir: str | Path | None = None) -> Run:  # fmt: skip
-    """Continue an interrupted run from its last finished epoch (to ``epochs`` if given), on the
-    data its config records unless ``data`` is given."""
+           progress: bool = True, data_dir: str | Path | None = None,
+           checkpoint_every: str | int | None = None) -> Run:  # fmt: skip
+    """Continue an interrupted run from its checkpoint (the last finished epoch, or the step
+    inside an epoch where a signal stopped it) to ``epochs`` if given, on the data its config
+    records unless ``data`` is given; the result is the uninterrupted run's."""
+    every = Every.parse(checkpoint_every)
     folder = RunFolder(path.path if isinstance(path, Run) else path)
+    with folder.writer() if distributed.main_from_env() else contextlib.nullcontext():
+        return _resume(folder, data, epochs, device, threads, progress, data_dir, every)
+
+
+def _resume(folder: RunFolder, data, epochs, device, threads, progress, data_dir, every) -> Run:
     config = folder.read_config()
     if epochs is not None:
         config.training = config.training.with_overrides(epochs=epochs)
@@ -154,11 +170,13 @@ def resume(path: str | Path | Run, data: Dataset | str | Path | None = None, *,
     model = folder.build_model(config)
     tensors, meta = folder.read_checkpoint(model)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    return _fit(folder, config, model, data, device, threads, progress, (tensors, meta))
+    return _fit(folder, config, model, data, device, threads, progress, (tensors, meta),
+                checkpoint_every=every)  # fmt: skip
 
 
 def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, threads, progress,
-         state=None, callbacks: Sequence[Callback] = ()) -> Run:  # fmt: skip
+         state=None, callbacks: Sequence[Callback] = (),
+         checkpoint_every: Every | None = None) -> Run:  # fmt: skip
     trainer, placement = make_trainer(model, config.training, device, threads, progress,
                                       [RunWriter(folder, config), *callbacks])  # fmt: skip
     trainer.run_path = folder.path
@@ -169,7 +187,9 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
             raise RunFolderError(
                 f"{folder.checkpoint_file}: does not fit config.json ({e})"
             ) from None
-    history = fit(trainer, placement, data.train, data.valid)
+    trainer.checkpoint_every = checkpoint_every
+    with trainer.stop_request.handling():  # SIGTERM / SIGUSR1: a checkpoint, then Preempted
+        history = fit(trainer, placement, data.train, data.valid)
     # the trained model itself, laid out as a loaded one is (its outputs are load_run's)
     model.zero_grad(set_to_none=True)
     model = model.eval().requires_grad_(True).to(memory_format=torch.contiguous_format)

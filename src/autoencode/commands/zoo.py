@@ -56,12 +56,7 @@ def zoo(data=None, out: str | Path | None = None, *, presets=None, minutes: floa
     from autoencode.commands.compare import compare
 
     started = time.perf_counter()
-    names = list(presets) if presets else list(PRESETS)
-    for name in names:
-        get_preset(name)  # an unknown name is one line before anything trains
-    if minutes is not None and (minutes <= 0 or epochs is not None):
-        raise ConfigError("{parameter}: a positive number of minutes, without --epochs (the "
-                          "budget fits each preset's epochs)", parameter="minutes")  # fmt: skip
+    names = _checked(presets, minutes, epochs)
     data = load_dataset(data if data is not None else "fashion-mnist", data_dir)
     split = "test" if data.test is not None else "valid"
     out = Path(out) if out is not None else Path("runs") / "zoo"
@@ -74,9 +69,7 @@ def zoo(data=None, out: str | Path | None = None, *, presets=None, minutes: floa
             fixed["epochs"] = epochs
         if budget is not None:
             share = (budget - PAGE_S - (time.perf_counter() - started)) / (len(names) - i)
-            train_s = max(share - (scoring if scoring is not None else 0.15 * share), 0.0)
-            fixed["epochs"] = _fitted_epochs(name, data, train_s, device)
-            callbacks = [Deadline(time.perf_counter() + train_s)]
+            fixed["epochs"], callbacks = _within(name, data, share, scoring, device)
         rows.append(_measure(name, data, out / name, split, fixed, callbacks, share,
                              samples=samples, noise=noise, device=device, overwrite=overwrite,
                              progress=progress))  # fmt: skip
@@ -90,6 +83,17 @@ def zoo(data=None, out: str | Path | None = None, *, presets=None, minutes: floa
     result["wall_s"] = time.perf_counter() - started
     write_json(out / "zoo.json", result)
     return result
+
+
+def _checked(presets, minutes: float | None, epochs: int | None) -> list[str]:
+    """The presets' names, every argument checked before anything trains."""
+    names = list(presets) if presets else list(PRESETS)
+    for name in names:
+        get_preset(name)  # an unknown name is one line
+    if minutes is not None and (not 0 < minutes < float("inf") or epochs is not None):
+        raise ConfigError("{parameter}: a positive number of minutes, without --epochs (the "
+                          "budget fits each preset's epochs)", parameter="minutes")  # fmt: skip
+    return names
 
 
 def _measure(name: str, data, folder: Path, split: str, fixed: dict, callbacks: list,
@@ -123,6 +127,17 @@ def _measure(name: str, data, folder: Path, split: str, fixed: dict, callbacks: 
     }  # fmt: skip
 
 
+def _within(name: str, data, share: float, scoring: float | None, device: str):
+    """The epochs of ``name`` that fit its share of the budget, less its probe and the time
+    its scoring will take (the previous preset's, or 15% of the share for the first), and the
+    callback that stops it there."""
+    start = time.perf_counter()
+    epoch = _epoch_seconds(name, data, device)
+    left = share - (scoring if scoring is not None else 0.15 * share)
+    left = max(left - (time.perf_counter() - start), 0.0)
+    return max(1, int(left / epoch)), [Deadline(time.perf_counter() + left)]
+
+
 def _classifier_first(data, split: str, names: list[str], samples: int, device: str) -> None:
     """The sample scores' feature classifier, trained (or found cached) before the first preset."""
     labelled = data.train.labels is not None and data.split(split).labels is not None
@@ -132,9 +147,9 @@ def _classifier_first(data, split: str, names: list[str], samples: int, device: 
         feature_classifier(dataclasses.replace(data, test=data.split(split)), device=device)
 
 
-def _fitted_epochs(name: str, data, seconds: float, device: str) -> int:
-    """How many epochs of ``name`` fit in ``seconds``: one epoch of a slice of the training
-    split, timed, scaled to the whole split and its validation (at least one epoch)."""
+def _epoch_seconds(name: str, data, device: str) -> float:
+    """About how long an epoch of ``name`` takes: one epoch of a slice of the training split,
+    timed, scaled to the whole split and its validation."""
     from autoencode.commands.train import train
 
     batch = get_preset(name).training.batch_size
@@ -143,8 +158,7 @@ def _fitted_epochs(name: str, data, seconds: float, device: str) -> int:
         probe = train(name, data.subset(n, batch), Path(tmp) / "probe", epochs=1,
                       progress=False, device=device)  # fmt: skip
     per_image = probe.history[0]["seconds"] / n
-    epoch = per_image * (len(data.train) + VALID_COST * (len(data.valid) if data.valid else 0))
-    return max(1, int(seconds / epoch))
+    return per_image * (len(data.train) + VALID_COST * (len(data.valid) if data.valid else 0))
 
 
 def zoo_table(rows: list[dict], split: str = "test") -> str:

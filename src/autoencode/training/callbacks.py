@@ -26,6 +26,9 @@ class Callback:
 
     def on_fit_end(self, trainer) -> None: ...
 
+    def on_checkpoint(self, trainer, tensors: dict, position: dict) -> None:
+        """A checkpoint inside an epoch is due (``tensors`` and ``position`` say where)."""
+
     def on_exception(self, trainer, error: BaseException) -> None:
         """Training stopped on ``error`` (Ctrl-C included); the trainer re-raises it after."""
 

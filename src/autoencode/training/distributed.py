@@ -34,6 +34,11 @@ def world_size_from_env() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def main_from_env() -> bool:
+    """Whether this process is rank 0 (or the only one), before the process group is joined."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def join(device: torch.device) -> tuple[World, torch.device]:
     """Join the process group that torchrun set up (once); returns this process's place and device."""
     if world_size_from_env() <= 1:
@@ -75,3 +80,23 @@ def leave() -> None:
     """Leave the process group (at the end of a torchrun command)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def max_over_ranks(values: list[int], world: World, device: torch.device) -> list[int]:
+    """Each value's largest over the ranks (every rank gets the same answer, so they act
+    together: a flag set on any rank, a signal any rank received)."""
+    if world.size == 1:
+        return values
+    reduced = torch.tensor(values, dtype=torch.int64, device=device)
+    dist.all_reduce(reduced, op=dist.ReduceOp.MAX)
+    return reduced.tolist()
+
+
+def gather(value, world: World) -> list:
+    """Every rank's ``value`` (picklable, made by this code: RNG states and loss sums), in rank
+    order, on every rank."""
+    if world.size == 1:
+        return [value]
+    gathered = [None] * world.size
+    dist.all_gather_object(gathered, value)
+    return gathered

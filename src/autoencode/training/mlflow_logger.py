@@ -5,7 +5,7 @@ params      the model and training settings as dotted names (``training.lr``, ``
 metrics     every named loss term after each epoch (step = the epoch), ``lr`` and ``seconds``;
             ``step/<term>`` the running means every ``every`` steps
 artifacts   the run folder once training ends (weights, config, history)
-status      FINISHED, FAILED, or KILLED after Ctrl-C
+status      FINISHED, FAILED, or KILLED after Ctrl-C or SIGTERM
 
 mlflow ui --backend-store-uri sqlite:///mlflow.db
 """
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from autoencode.errors import AutoencodeError
+from autoencode.training.preemption import Preempted
 from autoencode.training.trainer import loss_row
 from autoencode.typed import dotted
 
@@ -69,7 +70,8 @@ class MLflowLogger:
 
     def on_exception(self, trainer, error: BaseException) -> None:
         if self.run_id is not None:
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            stopped = isinstance(error, (KeyboardInterrupt, Preempted))
+            status = "KILLED" if stopped else "FAILED"
             self.client.set_terminated(self.run_id, status)
 
     def _experiment_id(self) -> str:

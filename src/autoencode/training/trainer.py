@@ -29,6 +29,7 @@ from autoencode.training.optimizer_state import (
     flatten_optimizer_state,
     unflatten_optimizer_state,
 )
+from autoencode.training.preemption import Every, Preempted, StopRequest
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -99,6 +100,9 @@ class Trainer:
         self.history: list[dict] = []
         self.stop = False  # a callback sets it to end training after this epoch
         self.run_path = None  # the run folder being written, where there is one (for loggers)
+        self.stop_request = StopRequest()  # set by SIGTERM / SIGUSR1 (``stop_request.handling()``)
+        self.checkpoint_every: Every | None = None  # checkpoints inside an epoch, how often
+        self.position: dict | None = None  # where inside an epoch a resumed run goes on
 
     @property
     def epoch(self) -> int:
@@ -121,7 +125,10 @@ class Trainer:
         self.stop = False
         try:
             while self.epoch < self.config.epochs and not self.stop:
-                start = time.perf_counter()
+                if self._agreed()[0]:  # between epochs: the last one is saved
+                    raise Preempted(self.stop_request.signal_name, self.epoch + 1, 0)
+                before = (self.position or {}).get("elapsed", 0.0)  # of an epoch resumed inside
+                start = self._epoch_start = time.perf_counter() - before
                 row = {"epoch": self.epoch + 1, **self._train_epoch(train_tensors)}
                 if valid_tensors is not None:
                     val = evaluate_losses(self.model, valid_tensors)
@@ -137,37 +144,44 @@ class Trainer:
         distributed.barrier(self.world)  # the last epoch is saved before anyone reads it
         return self.history
 
+    def _agreed(self, due: bool = False) -> tuple[bool, bool]:
+        """Whether to stop (a signal came to any rank: each takes its number) and whether a
+        checkpoint is due on any rank; under torchrun every rank stops at one step."""
+        number, due = distributed.max_over_ranks([self.stop_request.number, int(due)],
+                                                 self.world, self.device)  # fmt: skip
+        self.stop_request.number = number
+        return bool(number), bool(due)
+
     def _train_epoch(self, tensors: list[torch.Tensor]) -> dict:
         self.model.train()
-        if self.world.size > 1:  # each rank its own sampling noise, from (seed, rank, epoch)
+        if self.world.size > 1 and not self.position:  # each rank its own sampling noise
             torch.manual_seed(
                 stream_seed(self.config.seed, f"rank {self.world.rank} epoch {self.epoch}")
             )
         images, targets = tensors[0], tensors[1:]
+        resumed, self.position = self.position, None
+        order_state = resumed["order"] if resumed else self.shuffle.get_state()
+        self.shuffle.set_state(order_state)  # the same order again when resumed inside the epoch
         epoch_order = torch.randperm(len(images), generator=self.shuffle)
         order = distributed.shard(epoch_order, self.world).to(self.device)  # this process's share
         n, bs = len(order), self.config.batch_size
         steps = math.ceil(n / bs)
         sums: dict[str, torch.Tensor] = {}
+        if resumed:
+            sums = self._restore_position(resumed)
         self._call("on_epoch_start", steps)
+        last_checkpoint = time.perf_counter()
         for step, start in enumerate(range(0, n, bs), 1):
+            if resumed and step <= resumed["step"]:
+                continue
             if self.config.schedule != "constant":
                 rate = self.config.lr_at(self.epoch * steps + step - 1, self.config.epochs * steps)
                 for group in self.optimizer.param_groups:
                     group["lr"] = rate
             batch = order[start : start + bs]
-            x = to_float(images[batch], self.dtype)
-            out = self.network(x, *(t[batch] for t in targets))
-            loss = out.loss
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            for name, value in out.losses.items():  # weighted by batch size, summed on device
-                if name in sums:
-                    sums[name].add_(value.detach(), alpha=len(x))
-                else:
-                    sums[name] = value.detach() * len(x)
+            self._step(to_float(images[batch], self.dtype), [t[batch] for t in targets], sums)
             self._call("on_batch_end", step, min(start + bs, n), sums)
+            last_checkpoint = self._after_step(step, steps, sums, order_state, last_checkpoint)
         totals = distributed.sum_over_ranks(torch.stack(list(sums.values())), self.world)
         count = n * self.world.size
         return loss_row({name: float(t) / count for name, t in zip(sums, totals, strict=True)})
@@ -190,6 +204,62 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         return tensors, {"history": self.history, "optimizer": optimizer_meta}
 
+    def _step(self, x: torch.Tensor, targets: list[torch.Tensor], sums: dict) -> None:
+        """One optimizer step on a batch; its loss terms added to ``sums`` (weighted by the
+        batch's size, summed on the device)."""
+        out = self.network(x, *targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        for name, value in out.losses.items():
+            if name in sums:
+                sums[name].add_(value.detach(), alpha=len(x))
+            else:
+                sums[name] = value.detach() * len(x)
+
+    def _after_step(self, step: int, steps: int, sums: dict, order_state: torch.Tensor,
+                    last_checkpoint: float) -> float:  # fmt: skip
+        """A checkpoint inside the epoch when one is due or a signal came (then ``Preempted``);
+        returns when the last checkpoint was written."""
+        every = self.checkpoint_every
+        due = every is not None and every.due(self.epoch * steps + step, last_checkpoint)
+        stop, due = self._agreed(due)
+        if step == steps:  # the epoch's end writes its own checkpoint, and a stop waits for it
+            return last_checkpoint
+        if stop or due:
+            self._checkpoint_inside(step, sums, order_state)
+            last_checkpoint = time.perf_counter()
+        if stop:
+            raise Preempted(self.stop_request.signal_name, self.epoch + 1, step)
+        return last_checkpoint
+
+    def _checkpoint_inside(self, step: int, sums: dict, order_state: torch.Tensor) -> None:
+        """A checkpoint after ``step`` of the epoch: the state, and where in the epoch it is
+        (the epoch's order, each rank's RNG state and loss sums so far)."""
+        local = {"rng": torch.get_rng_state(),
+                 "sums": {name: value.detach().cpu() for name, value in sums.items()}}  # fmt: skip
+        if self.device.type == "cuda":
+            local["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        ranks = distributed.gather(local, self.world)
+        tensors = {"position.order": order_state}
+        for rank, held in enumerate(ranks):
+            tensors[f"position.rng.{rank}"] = held["rng"]
+            if "rng.cuda" in held:
+                tensors[f"position.rng_cuda.{rank}"] = held["rng.cuda"]
+            tensors |= {f"position.sums.{rank}.{k}": v.reshape(1) for k, v in held["sums"].items()}
+        meta = {"epoch": self.epoch + 1, "step": step, "ranks": self.world.size,
+                "terms": list(sums), "elapsed": time.perf_counter() - self._epoch_start}  # fmt: skip
+        self._call("on_checkpoint", tensors, meta)
+
+    def _restore_position(self, position: dict) -> dict[str, torch.Tensor]:
+        """This rank's RNG state and loss sums where the checkpoint left the epoch."""
+        rank = self.world.rank
+        torch.set_rng_state(position["rng"][rank])
+        if position.get("rng_cuda") and self.device.type == "cuda":
+            torch.cuda.set_rng_state(position["rng_cuda"][rank], self.device)
+        held = position["sums"][rank]
+        return {name: value.to(self.device).reshape(()) for name, value in held.items()}
+
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Continue from ``state()``'s output; one that does not fit is a ValueError."""
         history = check_history(meta["history"])
@@ -201,3 +271,31 @@ class Trainer:
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.history = history
+        self.position = read_position(tensors, meta.get("position"), len(history), self.world)
+
+
+def read_position(tensors: dict[str, torch.Tensor], meta, finished: int, world) -> dict | None:
+    """Where inside an epoch a checkpoint was written (None: at an epoch's end), checked
+    against the history it comes with and the processes resuming it; a ValueError if it does
+    not fit."""
+    if meta is None:
+        return None
+    if not isinstance(meta, dict) or meta.get("epoch") != finished + 1:
+        raise ValueError(f"its position inside an epoch does not follow its {finished} epochs")
+    ranks, terms = meta.get("ranks"), meta.get("terms")
+    if ranks != world.size:
+        raise ValueError(f"it was written by {ranks} processes; resume it with as many, "
+                         f"not {world.size}")  # fmt: skip
+    if not isinstance(meta.get("step"), int) or meta["step"] < 1 or not isinstance(terms, list):
+        raise ValueError("its position inside an epoch is malformed")
+    try:
+        return {
+            "epoch": meta["epoch"], "step": meta["step"], "elapsed": float(meta.get("elapsed", 0)),
+            "order": tensors["position.order"],
+            "rng": [tensors[f"position.rng.{r}"] for r in range(ranks)],
+            "rng_cuda": [tensors[f"position.rng_cuda.{r}"] for r in range(ranks)
+                         if f"position.rng_cuda.{r}" in tensors],
+            "sums": [{t: tensors[f"position.sums.{r}.{t}"] for t in terms} for r in range(ranks)],
+        }  # fmt: skip
+    except KeyError as e:
+        raise ValueError(f"it lacks {e.args[0]}") from None
