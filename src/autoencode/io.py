@@ -9,9 +9,11 @@ so a crash or Ctrl-C leaves either the old file or the new one, never half of on
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,11 +108,20 @@ def write_npy(path: str | Path, array) -> Path:
     return atomic_write(path, write)
 
 
+@contextlib.contextmanager
+def writing(path: str | Path):
+    """Inside, an ``OSError`` (a full disk, say) is one line naming ``path`` and the reason."""
+    try:
+        yield
+    except OSError as e:
+        raise AutoencodeError(f"{path}: cannot write it ({e.strerror or e})") from None
+
+
 def create_npy(path: Path, shape: tuple[int, ...]) -> None:
     """A .npy file of uint8 zeros of ``shape`` (sparse: no pixels written yet)."""
     import numpy as np
 
-    with open(path, "wb") as f:
+    with writing(path), open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(
             f, {"descr": "|u1", "fortran_order": False, "shape": shape}
         )
@@ -178,11 +189,21 @@ def save_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None
 ) -> Path:
     """Tensors to a safetensors file, with ``meta`` (any JSON) stored in its header."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file  # torch only where tensors are: not for JSON
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     header = {"json": json.dumps(meta)} if meta is not None else None
-    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+    def write(tmp: Path) -> None:
+        try:
+            save_file(tensors, str(tmp), metadata=header)
+        except SafetensorError as e:  # its I/O errors, a full disk among them, as the OSError
+            found = re.search(r"os error (\d+)", str(e))
+            number = int(found.group(1)) if found else errno.EIO
+            raise OSError(number, os.strerror(number)) from None
+
+    return atomic_write(path, write)
 
 
 def tensor_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict | None]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import os
 import platform
 import shutil
 from collections.abc import Iterator
@@ -192,6 +193,7 @@ class RunFolder:
             raise RunFolderError(f"{path}: process {e.pid or '?'} is writing this run; wait for "
                                  "it to end, or choose another folder") from None  # fmt: skip
         try:
+            remove_stale_temporaries(path)
             if new:
                 for entry in path.iterdir():  # all but the lock itself
                     if entry.name != WRITER_LOCK:
@@ -262,13 +264,12 @@ class RunFolder:
     def load_model(self, config: RunConfig, device: str | torch.device = "cpu") -> Autoencoder:
         """The trained model: built on the meta device, its shapes checked against the weights'
         header, then given memory on ``device`` and filled."""
-        unfinished = not self.history_file.exists()  # stopped inside its first epoch
-        if unfinished and not self.weights_file.exists() and self.checkpoint_file.exists():
-            raise RunFolderError(f"{self.path}: no epoch finished yet, but it holds a checkpoint "
-                                 f"(continue with: autoencode train --resume {self.path})")  # fmt: skip
+        if not self.history_file.exists() and not self.weights_file.exists():
+            self.check_started()  # stopped inside its first epoch
         model = self.build_model(config, device="meta")
         with _in_run_folder():
-            shapes, _ = legacy_names(tensor_header(self.weights_file))
+            shapes, meta = legacy_names(tensor_header(self.weights_file))
+            self._check_whole(meta)
             self._check_fits(self.weights_file, shapes, _shapes(model))
             weights, _ = legacy_names(load_tensors(self.weights_file))
         model.to_empty(device=device)
@@ -284,6 +285,28 @@ class RunFolder:
             return build_model(config.model, device)
         except ConfigError as e:
             raise RunFolderError(f"{self.config_file}: {e}") from None
+
+    def _check_whole(self, weights_meta: dict | None) -> None:
+        """The weights and the history of one epoch: a process stopped between their writes
+        leaves the weights an epoch ahead, which a resume puts right."""
+        epoch = weights_meta.get("epoch") if isinstance(weights_meta, dict) else None
+        if isinstance(epoch, int) and self.history_file.exists():
+            rows = len(self.read_history())
+            if epoch != rows:
+                raise RunFolderError(
+                    f"{self.path}: its epoch {max(epoch, rows)} was written only in part "
+                    f"(weights of epoch {epoch}, a history of {rows}); continue with: "
+                    f"autoencode train --resume {self.path}"
+                )
+
+    def check_started(self) -> None:
+        """A run stopped inside its first epoch says what can be done: resume it from its
+        checkpoint, or (stopped before the first one) train it again."""
+        if self.checkpoint_file.exists():
+            raise RunFolderError(f"{self.path}: no epoch finished yet, but it holds a checkpoint "
+                                 f"(continue with: autoencode train --resume {self.path})")  # fmt: skip
+        raise RunFolderError(f"{self.path}: training stopped before its first checkpoint; "
+                             "nothing to resume (train it again with --overwrite)")  # fmt: skip
 
     def read_checkpoint(self, model: Autoencoder) -> tuple[dict[str, torch.Tensor], dict]:
         """The checkpoint's tensors and metadata, its model weights checked against ``model``."""
@@ -324,6 +347,26 @@ class RunFolder:
             else:
                 part[key] = values
             write_json(self.metrics_file, metrics)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """The temporary files (``.NAME.PID.tmp``, ``io.atomic_write``'s) that processes killed while
+    writing left in the folder and its subfolders; those of live processes stay."""
+    for tmp in folder.rglob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def legacy_names(read: tuple[dict, dict | None]) -> tuple[dict, dict | None]:

@@ -167,6 +167,8 @@ def _resume(folder: RunFolder, data, epochs, device, threads, progress, data_dir
         config.training = config.training.with_overrides(epochs=epochs)
     data = load_dataset(data if data is not None else config.data, data_dir)
     data = data.subset(config.data.train_size, config.data.valid_size)  # the sizes it trained on
+    if not folder.checkpoint_file.exists() and not folder.history_file.exists():
+        folder.check_started()
     model = folder.build_model(config)
     tensors, meta = folder.read_checkpoint(model)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})

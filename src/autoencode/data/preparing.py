@@ -37,7 +37,15 @@ from autoencode.data.prepared import (
     read_manifest,
 )
 from autoencode.errors import DataError
-from autoencode.io import atomic_write, create_npy, npy_offset, write_json, write_npy, write_text
+from autoencode.io import (
+    atomic_write,
+    create_npy,
+    npy_offset,
+    write_json,
+    write_npy,
+    write_text,
+    writing,
+)
 
 LOCK = ".lock"
 OURS = {MANIFEST, IMAGES, LABELS, FILES, PARTIAL, LOCK}
@@ -158,7 +166,7 @@ def _write_images(partial_dir: Path, work: Work, source: Path, settings: dict, m
                mininterval=0.5, smoothing=0.1)  # fmt: skip
     saved = time.monotonic()
     chunks = prepare_plan.chunks(source, work, settings, done, mapper)
-    with open(path, "r+b") as f, bar:
+    with writing(path), open(path, "r+b") as f, bar:
         for k, (array, errors) in enumerate(chunks, done):
             _write_chunk(f, offset + k * work.chunk * row_bytes, array)
             bad += [[k * work.chunk + i, message] for i, message in errors]
