@@ -17,14 +17,13 @@ from pathlib import Path
 
 from autoencode.errors import AutoencodeError
 from autoencode.training.preemption import Preempted
-from autoencode.training.trainer import loss_row
-from autoencode.typed import dotted
+from autoencode.training.tracking import StepLogger, run_settings
 
 PARAM_LENGTH = 6000  # MLflow's limit on a parameter's value
 BATCH = 100  # MLflow takes at most 100 parameters in one call
 
 
-class MLflowLogger:
+class MLflowLogger(StepLogger):
     """Records training in the MLflow tracking store at ``tracking_uri`` (``sqlite:///mlflow.db``, a
     server's URL; None: MLflow's own default) under ``experiment``; the run folder being trained
     is logged as its artifacts. A new experiment of a ``sqlite:///`` store keeps its artifacts
@@ -33,7 +32,7 @@ class MLflowLogger:
     def __init__(self, tracking_uri: str | None = None, experiment: str = "autoencode", *,
                  run_name: str | None = None, every: int = 50):  # fmt: skip
         self.tracking_uri, self.experiment, self.run_name = tracking_uri, experiment, run_name
-        self.every, self.steps = every, 1
+        self.every = every
         self.client, self.run_id = None, None
 
     def on_fit_start(self, trainer) -> None:
@@ -49,14 +48,8 @@ class MLflowLogger:
         self.run_id = run.info.run_id
         self._log(params=self._params(trainer))
 
-    def on_epoch_start(self, trainer, steps: int) -> None:
-        self.steps = steps
-
-    def on_batch_end(self, trainer, step: int, samples: int, sums: dict) -> None:
-        done = trainer.epoch * self.steps + step  # steps since the run began
-        if done % self.every == 0:  # reading the sums waits for the device: not every step
-            means = loss_row({name: float(total) / samples for name, total in sums.items()})
-            self._log(metrics={f"step/{name}": value for name, value in means.items()}, step=done)
+    def log_steps(self, trainer, values: dict, step: int) -> None:
+        self._log(metrics={f"step/{name}": value for name, value in values.items()}, step=step)
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         values = {name: value for name, value in row.items() if name != "epoch"}
@@ -93,10 +86,7 @@ class MLflowLogger:
 
     @staticmethod
     def _params(trainer) -> dict:
-        settings = dotted(trainer.config.to_dict(), "training")
-        if hasattr(trainer.model, "config"):
-            settings |= dotted(trainer.model.config.to_dict(), "model")
-        return {name: str(value)[:PARAM_LENGTH] for name, value in settings.items()}
+        return {name: str(value)[:PARAM_LENGTH] for name, value in run_settings(trainer).items()}
 
     def _log(self, *, params: dict | None = None, metrics: dict | None = None, step: int = 0):
         from mlflow.entities import Metric, Param

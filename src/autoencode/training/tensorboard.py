@@ -18,11 +18,10 @@ import torch
 from autoencode.data.batches import apply_in_batches, image_tensor, to_float
 from autoencode.data.types import Split
 from autoencode.errors import AutoencodeError
-from autoencode.training.trainer import loss_row
-from autoencode.typed import dotted
+from autoencode.training.tracking import StepLogger, run_settings
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(StepLogger):
     """Writes a run's training to TensorBoard in ``log_dir``; ``valid`` (the validation split)
     gives the reconstructions (``images`` of them) and the Projector's codings (``embed``)."""
 
@@ -30,7 +29,7 @@ class TensorBoardLogger:
                  images: int = 16, embed: int = 1000):  # fmt: skip
         self.log_dir, self.valid = Path(log_dir), valid
         self.every, self.images, self.embed = every, images, embed
-        self.writer, self.steps = None, 1
+        self.writer = None
 
     def on_fit_start(self, trainer) -> None:
         try:
@@ -40,16 +39,9 @@ class TensorBoardLogger:
                                   "pip install tensorboard (the [tensorboard] extra)") from None  # fmt: skip
         self.writer = SummaryWriter(str(self.log_dir))
 
-    def on_epoch_start(self, trainer, steps: int) -> None:
-        self.steps = steps
-
-    def on_batch_end(self, trainer, step: int, samples: int, sums: dict) -> None:
-        done = trainer.epoch * self.steps + step  # steps since the run began
-        if done % self.every == 0:  # reading the sums waits for the device: not every step
-            means = loss_row({name: float(total) / samples for name, total in sums.items()})
-            for name, value in means.items():  # loss, and each named term where there are several
-                self.writer.add_scalar(f"step/{name}", value, done)
-            self.writer.add_scalar("step/lr", trainer.optimizer.param_groups[0]["lr"], done)
+    def log_steps(self, trainer, values: dict, step: int) -> None:
+        for name, value in values.items():  # loss, each named term where there are several, lr
+            self.writer.add_scalar(f"step/{name}", value, step)
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         epoch = row["epoch"]
@@ -63,11 +55,8 @@ class TensorBoardLogger:
 
     def on_fit_end(self, trainer) -> None:
         last = trainer.history[-1] if trainer.history else {}
-        settings = dotted(trainer.config.to_dict(), "training")
-        if hasattr(trainer.model, "config"):
-            settings |= dotted(trainer.model.config.to_dict(), "model")
         settings = {k: v if isinstance(v, (int, float, str, bool)) else str(v)
-                    for k, v in settings.items()}  # fmt: skip
+                    for k, v in run_settings(trainer).items()}  # fmt: skip
         metrics = {f"hparam/{k}": v for k, v in last.items() if k not in ("epoch", "seconds")}
         self.writer.add_hparams(settings, metrics, run_name="hparams")
         if self.valid is not None and self.embed:
