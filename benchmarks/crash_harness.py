@@ -1,7 +1,8 @@
 """The crash harness of ``tests/training/test_crashes.py`` with 50 kills: training SIGKILLed at
-random moments (uniform over 1.2 s after training begins, a checkpoint every 3 steps), resumed
-after each; every kill's folder must load or say in one line how to go on, and the run must end
-with the uninterrupted run's weights bit for bit.
+random moments (uniform over the time a whole run takes once it holds the run's lock, a
+checkpoint every 3 steps), resumed after each; every kill's folder must load or say in one line how to go on, and
+each time the run gets to its end (then it starts again) it must have the uninterrupted run's
+weights bit for bit.
 
     python benchmarks/crash_harness.py [--kills 50]
 
@@ -21,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
@@ -42,8 +42,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "crash_harness.json")
     args = parser.parse_args()
     crashes = harness()
-    from autoencode.io import load_tensors
-
     images, labels = crashes.synthetic_images(2500)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -51,20 +49,16 @@ def main() -> None:
                  x_valid=images[:300], y_valid=labels[:300])  # fmt: skip
         subprocess.run([*crashes.COMMAND, "--data", str(tmp / "d.npz"), "--batch-size", "8",
                         "--epochs", "3", "--quiet", "--out", str(tmp / "whole")], check=True)  # fmt: skip
-        seen = crashes.killed_again_and_again(tmp / "d.npz", tmp / "killed", args.kills, args.seed)
-        a, _ = load_tensors(tmp / "whole" / "model.safetensors")
-        b, _ = load_tensors(tmp / "killed" / "model.safetensors")
-        identical = all(torch.equal(a[k], b[k]) for k in a)
+        seen = crashes.killed_again_and_again(tmp / "d.npz", tmp / "killed", args.kills,
+                                              args.seed, whole=tmp / "whole")  # fmt: skip
     states = collections.Counter(state for _, state, _ in seen)
-    report = {"kills": len(seen), "identical": identical, "states": dict(states),
+    ends = sum(state == "3 epochs" for _, state, _ in seen) + 1  # and the last, after the kills
+    report = {"kills": len(seen), "runs_to_their_end": ends, "states": dict(states),
               "inside_a_write": sum(w for _, _, w in seen),
               "each": [{"s": round(t, 3), "state": st, "inside_a_write": w} for t, st, w in seen]}  # fmt: skip
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(
-        f"{len(seen)} kills: {dict(states)}; {report['inside_a_write']} inside a write; "
-        f"the final weights {'are' if identical else 'are NOT'} the uninterrupted run's"
-    )
-    sys.exit(0 if identical else 1)
+    print(f"{len(seen)} kills: {dict(states)}; {report['inside_a_write']} inside a write; "
+          f"{ends} runs to their end, each with the uninterrupted run's weights")  # fmt: skip
 
 
 if __name__ == "__main__":

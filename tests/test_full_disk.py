@@ -5,8 +5,8 @@ exit 2, no temporary file left behind, and the run folder still loads as its las
 or says in one line how to go on.
 
 The write sites: ``io.atomic_write`` (every file of a run folder, figures, pages, arrays,
-exported graphs, sweep, tune and prepared-data files), and ``prepare``'s in-place writes
-(``io.create_npy`` and the pixel chunks).
+exported graphs, the label sweep's, tune's and zoo's files), and ``prepare``'s in-place writes
+(``io.create_npy`` and the pixel chunks). Optuna's own study file is SQLite's to write.
 """
 
 import errno
@@ -81,6 +81,13 @@ def workflow() -> list[tuple[str, list[str]]]:
         ("explore", ["explore", "run"]),
         ("report", ["report", "run"]),
         ("export", ["export", "run", "--part", "encoder"]),
+        ("pretrain", ["pretrain", "run", "--labels", "8", "--seeds", "1", "--max-epochs", "1",
+                      "--modes", "frozen,pca"]),
+        ("tune", ["tune", "stacked", "--data", "d.npz", "--trials", "2", "--epochs", "1",
+                  "--param", "lr=log:0.01:0.1", "--out", "tune"]),
+        ("compare", ["compare", "run", "tune/trial-0000", "--allow-different-data"]),
+        ("zoo", ["zoo", "--data", "d.npz", "--presets", "stacked", "--epochs", "1", "--samples",
+                 "0", "--out", "zoo", "--quiet"]),
     ]  # fmt: skip
 
 

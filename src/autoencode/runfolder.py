@@ -206,7 +206,7 @@ class RunFolder:
         path = self.path
         if path.exists() and not path.is_dir():
             raise RunFolderError(f"{path}: exists and is not a folder")
-        if path.is_dir() and any(e.name != WRITER_LOCK for e in path.iterdir()):
+        if path.is_dir() and any(not _leftover(e.name) for e in path.iterdir()):
             if not overwrite:
                 raise RunFolderError(f"{path}: run folder exists; continue it with resume, "
                                      "or replace it with {parameter}", parameter="overwrite")  # fmt: skip
@@ -218,6 +218,10 @@ class RunFolder:
     def read_config(self) -> RunConfig:
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path}: not a run folder (no such directory)")
+        entries = [e.name for e in self.path.iterdir()]
+        if WRITER_LOCK in entries and all(_leftover(name) for name in entries):
+            raise RunFolderError(f"{self.path}: training stopped before it wrote its config; "
+                                 "nothing to resume (train it again with --overwrite)")  # fmt: skip
         with _in_run_folder():
             data = read_json(self.config_file)
         try:
@@ -347,6 +351,11 @@ class RunFolder:
             else:
                 part[key] = values
             write_json(self.metrics_file, metrics)
+
+
+def _leftover(name: str) -> bool:
+    """The lock, or a temporary file of a write: what a training killed at once leaves."""
+    return name == WRITER_LOCK or (name.startswith(".") and name.endswith(".tmp"))
 
 
 def remove_stale_temporaries(folder: Path) -> None:

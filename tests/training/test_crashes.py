@@ -26,31 +26,61 @@ from conftest import synthetic_images
 COMMAND = [sys.executable, "-m", "autoencode", "train"]
 
 
-def killed_again_and_again(data: Path, out: Path, kills: int, seed: int, epochs: int = 3) -> list:
-    """Train into ``out``, SIGKILLed ``kills`` times at random moments and resumed each time;
-    returns what each kill left: (seconds into training, the state it loaded as, whether it
-    fell inside a write)."""
+def killed_again_and_again(data: Path, out: Path, kills: int, seed: int, whole: Path,
+                           epochs: int = 3) -> list:  # fmt: skip
+    """Train into ``out``, SIGKILLed ``kills`` times at random moments and resumed after each;
+    each time the run gets to its end, its weights must be ``whole``'s, and it starts again
+    (``--overwrite``). The moments are uniform over the time a whole run takes once it holds
+    the folder's lock. Returns what each kill left: (seconds after the lock, the state the
+    folder loaded as, whether the kill fell inside a write)."""
     options = ["--data", str(data), "--batch-size", "8", "--quiet", "--checkpoint-every", "3"]
     first = [*COMMAND, *options, "--epochs", str(epochs), "--out", str(out)]
-    rng, seen = random.Random(seed), []
-    command = first
-    for _ in range(kills):
+    resume = [*COMMAND, "--resume", str(out), "--quiet", "--checkpoint-every", "3"]
+    span = _locked_time([*first[:-1], str(out.with_name(out.name + "-timing"))])
+    rng, seen, command = random.Random(seed), [], first
+    while len(seen) < kills:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        while not (out / "config.json").exists() and proc.poll() is None:  # training begins
-            time.sleep(0.005)
+        while not holds_the_lock(out, proc.pid) and proc.poll() is None:  # training begins
+            time.sleep(0.002)
         began = time.perf_counter()
-        time.sleep(rng.uniform(0, 1.2))
+        time.sleep(rng.uniform(0, span))
         proc.kill()
         proc.communicate()
-        inside_a_write = bool(list(out.rglob(".*.tmp")))  # a temporary file left half-written
+        inside_a_write = bool(list(out.rglob(".*.tmp")))  # this process's, half-written
         seen.append((time.perf_counter() - began, state_of(out), inside_a_write))
-        if seen[-1][1] == "restart":  # killed before its first checkpoint: nothing to go on from
+        command = [*first, "--overwrite"] if seen[-1][1] == "restart" else resume
+        if seen[-1][1] == f"{epochs} epochs":  # it got to the end: the very weights, again
+            same_weights(whole, out)
             command = [*first, "--overwrite"]
-        else:
-            command = [*COMMAND, "--resume", str(out), "--quiet", "--checkpoint-every", "3"]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+    same_weights(whole, out)
     return seen
+
+
+def _locked_time(command: list[str]) -> float:
+    """How long ``command`` runs once it holds its run folder's lock (``--out`` last)."""
+    out = Path(command[-1])
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not holds_the_lock(out, proc.pid) and proc.poll() is None:
+        time.sleep(0.002)
+    began = time.perf_counter()
+    assert proc.wait() == 0
+    return time.perf_counter() - began
+
+
+def holds_the_lock(out: Path, pid: int) -> bool:
+    """Whether process ``pid`` has taken the run folder's writer's lock (it writes its pid)."""
+    try:
+        return (out / ".writer").read_text().strip() == str(pid)
+    except OSError:
+        return False
+
+
+def same_weights(a: Path, b: Path) -> None:
+    x, _ = load_tensors(a / "model.safetensors")
+    y, _ = load_tensors(b / "model.safetensors")
+    assert all(torch.equal(x[k], y[k]) for k in x)
 
 
 def state_of(folder: Path) -> str:
@@ -75,9 +105,8 @@ def test_killed_at_random_moments_it_loads_or_says_how_to_go_on_and_ends_the_sam
                             "--epochs", "3", "--quiet", "--out", str(tmp_path / "whole")],
                            capture_output=True, text=True)  # fmt: skip
     assert whole.returncode == 0, whole.stderr[-2000:]
-    seen = killed_again_and_again(tmp_path / "d.npz", tmp_path / "killed", kills=8, seed=1)
+    seen = killed_again_and_again(
+        tmp_path / "d.npz", tmp_path / "killed", kills=8, seed=1, whole=tmp_path / "whole"
+    )
     assert len(seen) == 8
-    a, _ = load_tensors(tmp_path / "whole" / "model.safetensors")
-    b, _ = load_tensors(tmp_path / "killed" / "model.safetensors")
-    assert all(torch.equal(a[k], b[k]) for k in a), seen
     assert not list((tmp_path / "killed").rglob(".*.tmp"))  # the dead writers' leftovers went

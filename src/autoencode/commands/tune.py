@@ -93,7 +93,7 @@ def tune(preset: str, data, out: str | Path | None = None, *, trials: int = 20,
     loss of ``preset`` on ``data`` in ``trials`` trials (those finished in ``out`` count);
     ``overrides`` fix other training settings (``epochs=2``). Returns what ``tune.json`` holds."""
     optuna = _optuna()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial: our one line, no trace
     from autoencode.commands.compare import compare
     from autoencode.commands.train import train
 

@@ -149,7 +149,8 @@ class Trainer:
         checkpoint is due on any rank; under torchrun every rank stops at one step."""
         number, due = distributed.max_over_ranks([self.stop_request.number, int(due)],
                                                  self.world, self.device)  # fmt: skip
-        self.stop_request.number = number
+        if number:  # another rank's signal; never a write of 0 over one that just came here
+            self.stop_request.number = number
         return bool(number), bool(due)
 
     def _train_epoch(self, tensors: list[torch.Tensor]) -> dict:
