@@ -299,8 +299,8 @@ class RunFolder:
             if epoch != rows:
                 raise RunFolderError(
                     f"{self.path}: its epoch {max(epoch, rows)} was written only in part "
-                    f"(weights of epoch {epoch}, a history of {rows}); continue with: "
-                    f"autoencode train --resume {self.path}"
+                    f"(model.safetensors holds epoch {epoch}, history.csv {rows} rows); "
+                    f"continue with: autoencode train --resume {self.path}"
                 )
 
     def check_started(self) -> None:

@@ -231,6 +231,7 @@ class Trainer:
             self._checkpoint_inside(step, sums, order_state)
             last_checkpoint = time.perf_counter()
         if stop:
+            distributed.barrier(self.world)  # no process leaves while rank 0 still writes
             raise Preempted(self.stop_request.signal_name, self.epoch + 1, step)
         return last_checkpoint
 
