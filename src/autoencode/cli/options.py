@@ -24,6 +24,7 @@ def _number(convert, fits, what: str):
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 positive_float = _number(float, lambda v: v > 0, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+minutes = _number(float, lambda v: 0 < v < float("inf"), "a positive number of minutes")
 
 
 def positive_ints(text: str) -> list[int]:

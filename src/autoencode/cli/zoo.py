@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from autoencode.cli.options import _number, add_data_options, add_device_options, positive_int
-
-minutes_type = _number(float, lambda v: 0 < v < float("inf"), "a positive number of minutes")
+from autoencode.cli.options import add_data_options, add_device_options, minutes, positive_int
 
 
 def add_parser(sub) -> None:
@@ -16,7 +14,7 @@ def add_parser(sub) -> None:
                                    "share. Writes OUT/zoo.json, OUT/zoo.md (the table) and "
                                    "OUT/compare.html.")  # fmt: skip
     p.add_argument("--presets", nargs="+", metavar="PRESET", help="default: every preset")
-    p.add_argument("--minutes", type=minutes_type,
+    p.add_argument("--minutes", type=minutes,
                    help="a time budget for the whole call, training and scoring (default: each "
                         "preset's own epochs)")  # fmt: skip
     p.add_argument("--epochs", type=positive_int, help="the same epochs for every preset")
