@@ -176,5 +176,18 @@ def browser(tmp_path_factory):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
     driver.set_script_timeout(60)
+    driver.get("about:blank")  # not the new-tab page, whose own requests would trickle in
     yield driver
     driver.quit()
+
+
+def requests_of(browser, page_uri: str) -> list[str]:
+    """The URLs that the page at ``page_uri`` requested since the performance log was last read
+    (its own document's requests; not the browser's pages), besides the page itself."""
+    import json
+
+    events = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
+    return [e["params"]["request"]["url"] for e in events
+            if e["method"] == "Network.requestWillBeSent"
+            and e["params"].get("documentURL") == page_uri
+            and e["params"]["request"]["url"] != page_uri]  # fmt: skip

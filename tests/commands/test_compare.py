@@ -1,6 +1,5 @@
 """``autoencode compare``: the page (in a real headless Chromium), the table, and what it refuses."""
 
-import json
 import re
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 import autoencode as ae
 from autoencode.cli.main import main
 from autoencode.commands.compare import number
-from conftest import synthetic_images
+from conftest import requests_of, synthetic_images
 
 PRESETS = ("stacked", "conv", "vae")
 
@@ -43,11 +42,8 @@ def test_the_page_in_a_browser(runs, browser, tmp_path):
     page = ae.compare(runs, tmp_path / "compare.html").path
     browser.get_log("browser"), browser.get_log("performance")  # forget the previous page's
     browser.get(page.as_uri())
-    events = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
-    requests = [e["params"]["request"]["url"] for e in events
-                if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
-    fetched = [url for url in requests if url != page.as_uri()
-               and url.split(":")[0] in ("http", "https", "file", "ws", "wss")]  # fmt: skip
+    fetched = [url for url in requests_of(browser, page.as_uri())
+               if url.split(":")[0] in ("http", "https", "file", "ws", "wss")]  # fmt: skip
     assert fetched == []  # inline images only (data: URLs), nothing from the network or disk
     assert [m for m in browser.get_log("browser") if m["level"] == "SEVERE"] == []
     for column in ("loss", "val_loss"):  # every run has these: one curve each

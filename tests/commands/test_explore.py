@@ -11,6 +11,7 @@ import torch
 
 import autoencode as ae
 from autoencode.cli.main import main
+from conftest import requests_of
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,8 @@ def open_page(browser, path: Path) -> dict:
         "const done = arguments[0]; explore.ready.then(() => done(null), (e) => done(String(e)));"
     )
     assert error is None, error
-    events = [json.loads(entry["message"])["message"] for entry in browser.get_log("performance")]
-    requests = [e["params"]["request"]["url"] for e in events
-                if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
-    return {"console": browser.get_log("browser"),
-            "requests": [url for url in requests if url != path.as_uri()]}  # fmt: skip
+    requests = requests_of(browser, path.as_uri())
+    return {"console": browser.get_log("browser"), "requests": requests}
 
 
 def mouse(browser, kind: str, x: float, y: float, **extra) -> None:
