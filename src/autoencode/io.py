@@ -46,6 +46,31 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of ``atomic_write``'s temporary files (``.NAME.PID.tmp``)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """The temporary files that processes killed while writing left in ``folder`` and below;
+    those of live processes stay."""
+    for tmp in folder.rglob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 class Locked(AutoencodeError):
     """Another process holds the lock; ``pid`` is what it wrote in the lock file (0: unknown)."""
 

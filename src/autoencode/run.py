@@ -99,5 +99,6 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
     device = resolve_device(str(device))  # an unknown device or absent CUDA: one ConfigError
     folder = RunFolder(path)
     config = folder.read_config()
-    model = folder.load_model(config, device)
-    return Run(folder.path, config, model, folder.read_history())
+    history = folder.read_history()  # read once: the model's check and the Run's
+    model = folder.load_model(config, device, history)
+    return Run(folder.path, config, model, history)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import os
 import platform
 import shutil
 from collections.abc import Iterator
@@ -36,8 +35,10 @@ from autoencode.io import (
     Locked,
     csv_text,
     file_lock,
+    is_temporary,
     load_tensors,
     read_json,
+    remove_stale_temporaries,
     save_tensors,
     shape_mismatch,
     tensor_header,
@@ -186,21 +187,18 @@ class RunFolder:
             raise RunFolderError(
                 f"{path}: cannot create the run folder ({e.strerror or e})"
             ) from None
-        lock = file_lock(path / WRITER_LOCK)
-        try:
-            lock.__enter__()
-        except Locked as e:
-            raise RunFolderError(f"{path}: process {e.pid or '?'} is writing this run; wait for "
-                                 "it to end, or choose another folder") from None  # fmt: skip
-        try:
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(file_lock(path / WRITER_LOCK))
+            except Locked as e:
+                raise RunFolderError(f"{path}: process {e.pid or '?'} is writing this run; wait "
+                                     "for it to end, or choose another folder") from None  # fmt: skip
             remove_stale_temporaries(path)
             if new:
                 for entry in path.iterdir():  # all but the lock itself
                     if entry.name != WRITER_LOCK:
                         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             yield
-        finally:
-            lock.__exit__(None, None, None)
 
     def _check_replaceable(self, overwrite: bool) -> None:
         path = self.path
@@ -265,7 +263,8 @@ class RunFolder:
         return rows
 
     # -- weights ------------------------------------------------------------------------------
-    def load_model(self, config: RunConfig, device: str | torch.device = "cpu") -> Autoencoder:
+    def load_model(self, config: RunConfig, device: str | torch.device = "cpu",
+                   history: list[dict] | None = None) -> Autoencoder:  # fmt: skip
         """The trained model: built on the meta device, its shapes checked against the weights'
         header, then given memory on ``device`` and filled."""
         if not self.history_file.exists() and not self.weights_file.exists():
@@ -273,7 +272,7 @@ class RunFolder:
         model = self.build_model(config, device="meta")
         with _in_run_folder():
             shapes, meta = legacy_names(tensor_header(self.weights_file))
-            self._check_whole(meta)
+            self._check_whole(meta, self.read_history() if history is None else history)
             self._check_fits(self.weights_file, shapes, _shapes(model))
             weights, _ = legacy_names(load_tensors(self.weights_file))
         model.to_empty(device=device)
@@ -290,12 +289,12 @@ class RunFolder:
         except ConfigError as e:
             raise RunFolderError(f"{self.config_file}: {e}") from None
 
-    def _check_whole(self, weights_meta: dict | None) -> None:
+    def _check_whole(self, weights_meta: dict | None, history: list[dict]) -> None:
         """The weights and the history of one epoch: a process stopped between their writes
         leaves the weights an epoch ahead, which a resume puts right."""
         epoch = weights_meta.get("epoch") if isinstance(weights_meta, dict) else None
         if isinstance(epoch, int) and self.history_file.exists():
-            rows = len(self.read_history())
+            rows = len(history)
             if epoch != rows:
                 raise RunFolderError(
                     f"{self.path}: its epoch {max(epoch, rows)} was written only in part "
@@ -355,27 +354,7 @@ class RunFolder:
 
 def _leftover(name: str) -> bool:
     """The lock, or a temporary file of a write: what a training killed at once leaves."""
-    return name == WRITER_LOCK or (name.startswith(".") and name.endswith(".tmp"))
-
-
-def remove_stale_temporaries(folder: Path) -> None:
-    """The temporary files (``.NAME.PID.tmp``, ``io.atomic_write``'s) that processes killed while
-    writing left in the folder and its subfolders; those of live processes stay."""
-    for tmp in folder.rglob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
+    return name == WRITER_LOCK or is_temporary(name)
 
 
 def legacy_names(read: tuple[dict, dict | None]) -> tuple[dict, dict | None]:
