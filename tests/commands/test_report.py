@@ -18,3 +18,12 @@ def test_numbers_are_tables_rounded_and_the_raw_json_folded(tiny_run):
     assert "trained on cpu, 1 thread; autoencode" in shown and '"device"' not in shown
     assert "<figcaption>validation images (top) above their reconstructions" in shown
     assert "<td>model.encoder.units</td><td>[100, 30]</td>" in shown
+
+
+def test_the_runtime_line_reads_any_runtime_a_config_may_hold():
+    from autoencode.commands.report import runtime_line
+
+    line = runtime_line({"device": "cpu", "threads": 2, "processes": 2, "torch": "2.13.0"})
+    assert line.startswith("trained on cpu, 2 threads, 2 processes; ")
+    for odd in (None, "two", [2], 1):  # fuzzed run folders (tests/test_hostile_inputs.py)
+        assert "processes" not in runtime_line({"device": "cpu", "processes": odd})

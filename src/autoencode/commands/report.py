@@ -65,10 +65,11 @@ def runtime_line(runtime: dict) -> str:
     """Where and with what a run trained, in one line."""
     if not runtime:
         return ""
-    threads = runtime.get("threads")
+    threads, processes = runtime.get("threads"), runtime.get("processes")
+    several = isinstance(processes, int) and processes > 1  # someone else's config: any JSON
     return (f"trained on {runtime.get('device', '?')}"
             + (f", {threads} thread{'s' if threads != 1 else ''}" if threads else "")
-            + (f", {runtime['processes']} processes" if runtime.get("processes", 1) > 1 else "")
+            + (f", {processes} processes" if several else "")
             + f"; autoencode {runtime.get('autoencode', '?')}, torch {runtime.get('torch', '?')}, "
             f"Python {runtime.get('python', '?')}; {runtime.get('created', '')}")  # fmt: skip
 
