@@ -136,11 +136,7 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> Output:
-        seen = self.objective.corrupt(x) if self.training else x
-        # a variational objective samples in validation too, as Keras' Sampling layer does
-        z, extra = self.objective.code(self.head, self.encoder(seen), sample=True)
-        logits = self.decoder(z)
-        return Output(logits, z, self.objective.losses(x, logits, z, extra))
+        return self.objective.forward(self, x)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """New images from the objective's prior (generative objectives only)."""

@@ -1,11 +1,5 @@
-"""Objectives: what an autoencoder learns to do, apart from its layers.
-
-An objective owns the loss terms and anything that happens only in training (corrupting the
-inputs, sampling the codings); encoders and decoders own shapes. Adding one is a config class
-here (what it adds: ``losses``, and where needed ``head``, ``code``, ``corrupt``, ``prior``) and
-one line in ``OBJECTIVES``; the README shows a worked example. The terms are named: history.csv
-and the progress line show each one.
-"""
+"""The objectives of the seed and its chapter: reconstruction, denoising, sparse, variational
+and vector-quantised (the package's ``__init__`` holds the registry)."""
 
 from __future__ import annotations
 
@@ -19,6 +13,7 @@ from torch import nn
 
 from autoencode import typed
 from autoencode.errors import ConfigError
+from autoencode.models.base import Output
 from autoencode.models.layers import Dense
 
 LOSSES = ("bce", "mse")
@@ -71,6 +66,16 @@ class Objective:
     def losses(self, x: torch.Tensor, logits: torch.Tensor, codings: torch.Tensor,
                extra: dict) -> dict[str, torch.Tensor]:  # fmt: skip
         return {"reconstruction": reconstruction_loss(logits, x, self.loss)}
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> Output:
+        """One training (or validation) step's output of ``model`` (an Autoencoder) on ``x``:
+        an objective that needs more than one pass of the decoder, or the model's weights in its
+        loss, overrides this."""
+        seen = self.corrupt(x) if model.training else x
+        # a variational objective samples in validation too, as Keras' Sampling layer does
+        z, extra = self.code(model.head, model.encoder(seen), sample=True)
+        logits = model.decoder(z)
+        return Output(logits, z, self.losses(x, logits, z, extra))
 
     def prior(self, n: int, shape: tuple[int, ...], generator=None) -> torch.Tensor:
         raise ConfigError(
@@ -248,8 +253,3 @@ class Quantize(nn.Module):
         if h.ndim == 2:
             return self.codebook.nearest(h)
         return self.codebook.nearest(h.movedim(1, -1)).movedim(-1, 1)
-
-
-OBJECTIVES: dict[str, type[Objective]] = {
-    o.kind: o for o in (Objective, Denoising, SparseL1, SparseKL, Variational, VectorQuantized)
-}
