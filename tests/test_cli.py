@@ -164,9 +164,10 @@ def test_generate_is_reproducible(trained_vae, tmp_path, capsys):
         assert cell[..., :3].var() > 1e-4, f"sample {i} is blank"
 
 
-def test_generate_needs_a_generative_model(trained, capsys):
+def test_generate_without_a_prior_names_the_sampler_to_fit(trained, capsys):
     code, _, err = cli(capsys, "generate", trained)
-    assert code == 2 and "cannot generate; train a variational one" in err
+    assert code == 2 and "has no prior; fit a sampler on its codings" in err
+    assert "--sampler gmm" in err
 
 
 @pytest.mark.parametrize("fixture", ["trained", "trained_vae"])

@@ -492,6 +492,61 @@ def test_mutated_checkpoint_on_resume(base, capsys, data):
         torch.set_rng_state(rng)
 
 
+@pytest.fixture(scope="module")
+def with_sampler(base):
+    """The base run with a fitted two-component mixture (samplers/gmm.safetensors)."""
+    run, _npz = base
+    assert main(["fit-sampler", str(run), "--components", "2"]) == 0
+    return run, run / "samplers" / "gmm.safetensors"
+
+
+FLOATS = [b"\x00\x00\xc0\x7f", b"\x00\x00\x80\x7f", b"\x00\x00\x80\xbf", b"\x00\x00\x00\x00"]
+
+
+@st.composite
+def mutated_sampler(draw, raw: bytes) -> Edited:
+    """The sampler file with its header, its settings (the JSON inside the header) or its values
+    (NaN, infinity, -1, 0 written over a float) edited."""
+    how = draw(st.sampled_from(["file", "settings", "values"]))
+    if how == "file":
+        return draw(mutated_safetensors(raw))
+    header, data = split_safetensors(raw)
+    if how == "settings":
+        meta = draw(mutated_json(json.loads(header["__metadata__"]["json"])))
+        header["__metadata__"]["json"] = json.dumps(meta)
+        return Edited(join_safetensors(header, data), f"settings {json.dumps(meta)}")
+    content = bytearray(data)
+    at = draw(st.lists(st.integers(0, len(data) // 4 - 1), min_size=1, max_size=4))
+    value = draw(st.sampled_from(FLOATS))
+    for i in at:
+        content[4 * i : 4 * i + 4] = value
+    return Edited(join_safetensors(header, bytes(content)), f"floats {at} set to {value!r}")
+
+
+@settings(max_examples=60, **HYPOTHESIS)
+@given(data=st.data())
+def test_mutated_sampler(with_sampler, capsys, data):
+    """A damaged or hostile sampler file: the images, or one line naming the file (exit 2)."""
+    run, sampler = with_sampler
+    raw = data.draw(mutated_sampler(sampler.read_bytes()), label="sampler")
+    with copy_of(run) as folder:
+        (folder / "samplers" / "gmm.safetensors").write_bytes(raw)
+        argv = [
+            "generate",
+            str(folder),
+            "--sampler",
+            "gmm",
+            "-n",
+            "3",
+            "--out",
+            str(folder / "s.png"),
+        ]
+        code, err = cli_is_safe(capsys, argv)
+        event(outcome(code, err))
+        if code == 2:
+            assert "gmm.safetensors" in err, err
+
+
 # -- what report reads besides: metrics.json and history.csv ---------------------------------
 
 history_texts = st.lists(

@@ -47,6 +47,7 @@ _EXPORTS = {  # public name: (module, name there)
     "summary": ("autoencode.commands.summary", "summary"),
     "save_reconstructions": ("autoencode.commands.reconstruct", "save_reconstructions"),
     "save_samples": ("autoencode.commands.generate", "save_samples"),
+    "fit_sampler": ("autoencode.commands.fit_sampler", "fit_sampler"),
     "save_interpolation": ("autoencode.commands.interpolate", "save_interpolation"),
     "save_codings": ("autoencode.commands.embed", "save_codings"),
     "save_map": ("autoencode.commands.map", "save_map"),

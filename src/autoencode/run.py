@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from autoencode.data.batches import apply_in_batches
 from autoencode.data.types import Dataset
-from autoencode.errors import DataError
+from autoencode.errors import AutoencodeError, DataError, RunFolderError
 from autoencode.models.autoencoder import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
 from autoencode.training.device import resolve_device
@@ -78,15 +79,81 @@ class Run:
         return out[:, 0] if out.shape[1] == 1 else out.transpose(0, 2, 3, 1)
 
     @torch.inference_mode()
-    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` new images from random codings (generative models); the same seed, the same images."""
+    def sample(self, n: int, seed: int | None = None, sampler: str | None = None) -> np.ndarray:
+        """``n`` new images decoded from random codings: drawn from the objective's prior
+        (``sampler`` None or ``"prior"``: generative models), or from a sampler fitted on the
+        run's codings (``autoencode fit-sampler``: any model). The same seed, the same images."""
+        return self._to_layout(self.model.eval().decode(self.draw_codings(n, seed, sampler)))
+
+    @torch.inference_mode()
+    def draw_codings(self, n: int, seed: int | None = None,
+                     sampler: str | None = None) -> torch.Tensor:  # fmt: skip
+        """``n`` codings, in the model's codings shape on its device, as ``sample`` decodes them."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self._to_layout(self.model.eval().sample(n, generator))
+        if sampler in (None, "prior"):
+            if not self.model.generative:
+                kind = self.config.model.objective.kind
+                raise AutoencodeError(f"{self.path}: a model with the {kind!r} objective has no "
+                                      "prior; fit a sampler on its codings (autoencode "
+                                      f"fit-sampler {self.path}) and use it ({{parameter}} gmm)",
+                                      parameter="sampler")  # fmt: skip
+            return self.model.objective.prior(n, self.model.codings_shape, generator).to(
+                self.device
+            )
+        fitted, _ = self.folder.load_sampler(sampler)
+        return self._codings_of(sampler, fitted, fitted.sample(n, generator))
+
+    def _codings_of(self, name: str, fitted, draw: torch.Tensor) -> torch.Tensor:
+        """A sampler's draw as the model's codings: flat codings reshaped, or (a code prior's)
+        code indices looked up in the model's codebook; a sampler fitted on another model's
+        codings is a RunFolderError."""
+        shape, file = tuple(self.model.codings_shape), self.folder.sampler_file(name)
+        if fitted.kind != "codes":
+            if draw.shape[1] != math.prod(shape):
+                raise RunFolderError(f"{file}: fitted on {draw.shape[1]} codings; the model's "
+                                     f"are {math.prod(shape)}")  # fmt: skip
+            return draw.reshape(len(draw), *shape).to(self.device)
+        codebook = getattr(self.model.head, "vectors", None)
+        grid = shape[1:] if len(shape) == 3 else (1,)
+        if (
+            codebook is None
+            or fitted.codebook != len(codebook)
+            or fitted.positions != math.prod(grid)
+        ):
+            raise RunFolderError(f"{file}: a code prior fits a vector-quantised model of "
+                                 f"{fitted.codebook} codes at {fitted.positions} positions, "
+                                 "not this run's model")  # fmt: skip
+        vectors = codebook[draw.to(self.device)]  # (n, positions, dim)
+        if len(shape) == 1:
+            return vectors[:, 0]
+        return vectors.reshape(len(draw), *grid, shape[0]).movedim(-1, 1)
+
+    @torch.no_grad()
+    def fitting_codings(self, images: np.ndarray, kind: str) -> np.ndarray:
+        """What a sampler of ``kind`` is fitted on: the flat codings of ``images`` (float), or
+        for a code prior each image's grid of code indices (int64, raster order)."""
+        z = torch.from_numpy(self.encode(images))
+        if kind != "codes":
+            return z.flatten(1).double().numpy()
+        if not hasattr(self.model.head, "indices"):
+            raise AutoencodeError(f"{self.path}: a code prior needs a vector-quantised model "
+                                  f"(preset vq); this one's objective is "
+                                  f"{self.config.model.objective.kind!r}; use {{parameter}} gmm",
+                                  parameter="sampler")  # fmt: skip
+        vectors = z if z.ndim == 2 else z.movedim(1, -1)
+        indices = self.model.head.indices(vectors.to(self.device)).cpu()
+        return indices.reshape(len(z), -1).numpy()
 
     @torch.inference_mode()
     def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` points on the straight line between the codings of images a and b."""
-        z = torch.from_numpy(self.encode(np.stack([a, b]))).to(self.device)
+        return self.decode_line(torch.from_numpy(self.encode(np.stack([a, b]))), steps)
+
+    @torch.inference_mode()
+    def decode_line(self, ends: torch.Tensor, steps: int = 8) -> np.ndarray:
+        """Decode ``steps`` points on the straight line between two codings ``ends[0]`` and
+        ``ends[1]`` (say, two drawn from a sampler: ``draw_codings(2, seed, sampler)``)."""
+        z = ends.to(self.device)
         t = torch.linspace(0, 1, steps, device=self.device).view(-1, *[1] * (z.ndim - 1))
         return self._to_layout(self.model.eval().decode(z[0] + t * (z[1] - z[0])))
 

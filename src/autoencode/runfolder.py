@@ -8,6 +8,7 @@ owns the format; every command and API function reads and writes a run folder th
       metrics.json         named sections (METRIC_SECTIONS) that commands add to
       checkpoint/last.safetensors   weights + optimizer + RNG state, for resume
       figures/*.png        (a map's coordinates beside it, .npy)   codings_<split>.npy
+      samplers/<name>.safetensors   a density fitted on the codings (tensors + JSON settings)
       search.csv           scores_<data>.csv    pretrain/ (results.csv, summary.json, sweep.json)
       explore*.html        export/*.onnx        report.html
 
@@ -22,6 +23,7 @@ import contextlib
 import csv
 import datetime as dt
 import platform
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from pathlib import Path
 import torch
 
 from autoencode.data.types import DataRef
-from autoencode.errors import ConfigError, FileFormatError, RunFolderError
+from autoencode.errors import AutoencodeError, ConfigError, FileFormatError, RunFolderError
 from autoencode.io import (
     Locked,
     csv_text,
@@ -45,13 +47,14 @@ from autoencode.io import (
     write_json,
     write_text,
 )
-from autoencode.models import legacy
+from autoencode.models import legacy, samplers
 from autoencode.models.autoencoder import Autoencoder, ModelConfig, build_model, config_from_dict
 from autoencode.training.config import TrainingConfig
 
 FORMAT = "autoencode-run/2"
 READABLE_FORMATS = ("autoencode-run/1", FORMAT)  # /1: data by name or path, metrics flat
 CHECKPOINT = Path("checkpoint") / "last.safetensors"
+SAMPLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 WRITER_LOCK = ".writer"  # held by the one process that trains into the folder
 METRICS_LOCK = ".metrics.lock"  # held while a command merges its section into metrics.json
 
@@ -62,6 +65,8 @@ METRIC_SECTIONS = {
     "maps": "autoencode map: seconds and trustworthiness of each map, and its coordinates' file "
     "(coords, coords_sha256), by <method>_<split>",
     "pretraining": "autoencode pretrain: test accuracies, by the number of labels",
+    "samplers": "autoencode fit-sampler: each sampler's kind, validation log-likelihood, "
+    "settings chosen and seconds, by its name",
 }
 
 
@@ -155,6 +160,19 @@ class RunFolder:
 
     def scores_file(self, data: str) -> Path:
         return self.path / f"scores_{data}.csv"
+
+    def sampler_file(self, name: str) -> Path:
+        """Where the sampler called ``name`` is; a name that is not a plain file name (letters,
+        digits, ``_ . -``, at most 64) is an AutoencodeError naming the sampler argument."""
+        if not isinstance(name, str) or not SAMPLER_NAME.fullmatch(name):
+            raise AutoencodeError(f"{{parameter}}: expected a sampler name of letters, digits, "
+                                  f"'_', '.' or '-' (at most 64), got {name!r:.70}",
+                                  parameter="sampler")  # fmt: skip
+        return self.path / "samplers" / f"{name}.safetensors"
+
+    def sampler_names(self) -> list[str]:
+        """The samplers fitted on this run's codings, by name."""
+        return sorted(p.stem for p in (self.path / "samplers").glob("*.safetensors"))
 
     def pretrain_file(self, name: str) -> Path:
         """A file of the label sweep: results.csv, summary.json or sweep.json."""
@@ -261,6 +279,36 @@ class RunFolder:
                 f"{self.history_file}: expected one row per epoch, numbered from 1"
             )
         return rows
+
+    # -- samplers -----------------------------------------------------------------------------
+    def save_sampler(self, name: str, sampler: torch.nn.Module, info: dict) -> Path:
+        """A fitted sampler as one safetensors file (its settings and ``info`` in the header),
+        and ``info`` in metrics.json's ``samplers`` section."""
+        tensors, meta = samplers.state(sampler)
+        path = save_tensors(self.sampler_file(name), tensors, {**meta, "fit": info})
+        self.record("samplers", {**info, "file": str(path.relative_to(self.path))}, key=name)
+        return path
+
+    def load_sampler(self, name: str) -> tuple[torch.nn.Module, dict]:
+        """A sampler saved by ``save_sampler``, and what its fit measured: its settings checked
+        and its tensors' shapes checked against them before they are read."""
+        path = self.sampler_file(name)
+        if not path.is_file():
+            have = ", ".join(self.sampler_names()) or "none"
+            raise RunFolderError(f"{path}: no sampler {name!r} (this run has: {have}); fit one "
+                                 "with autoencode fit-sampler")  # fmt: skip
+        with _in_run_folder():
+            shapes, meta = tensor_header(path)
+            try:
+                _, _, expected = samplers.expected_shapes(meta)
+                if problem := shape_mismatch(shapes, expected):
+                    raise RunFolderError(f"{path}: {problem}")
+                tensors, _ = load_tensors(path, expected)
+                sampler = samplers.from_state(tensors, meta)
+            except ConfigError as e:
+                raise RunFolderError(f"{path}: {e}") from None
+        fit = meta.get("fit") if isinstance(meta.get("fit"), dict) else {}
+        return sampler, fit
 
     # -- weights ------------------------------------------------------------------------------
     def load_model(self, config: RunConfig, device: str | torch.device = "cpu",

@@ -323,3 +323,27 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys):
 def test_the_report_links_the_page(runs):
     ae.explore(runs / "stacked", method="pca")
     assert 'href="explore.html"' in ae.write_report(runs / "stacked").read_text()
+
+
+def test_the_sample_button_decodes_codings_drawn_from_the_runs_sampler(browser, runs, tmp_path):
+    folder = tmp_path / "stacked"
+    shutil.copytree(runs / "stacked", folder)
+    assert main(["fit-sampler", str(folder), "--components", "2"]) == 0
+    page = ae.explore(folder, method="pca")
+    assert page_meta(page)["sampler"] == "gmm"
+    open_page(browser, page)
+    run = ae.load_run(folder)
+    draws = run.draw_codings(64, 42, "gmm").numpy()  # what the page was written with: seed 42
+    button = browser.find_element("id", "decode-sample")
+    for k in range(2):
+        button.click()
+        next_frame(browser)
+        assert (
+            f"sample {k + 1} of 64 drawn from the gmm"
+            in browser.find_element("id", "decode-text").text
+        )
+        decoded = canvas_pixels(browser, "decoded")[..., 0].astype(int)
+        want = 255 - np.round(255 * python_decode(run, draws[k : k + 1])[0]).reshape(28, 28)
+        assert np.abs(decoded - want.astype(int)).max() <= 1
+    open_page(browser, ae.explore(runs / "conv", method="pca"))  # no prior, no fitted sampler
+    assert not browser.find_element("id", "decode-sample").is_enabled()

@@ -162,15 +162,18 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 
 
 def sample_scores(run, data: Dataset, n: int = 5000, seed: int = 0, cache=None,
-                  device: str = "auto") -> dict:  # fmt: skip
-    """Fréchet distance and precision / recall of ``n`` samples of ``run`` against ``n`` test
-    images, beside the floor (``n`` test images against ``n`` training images)."""
+                  device: str = "auto", sampler: str | None = None) -> dict:  # fmt: skip
+    """Fréchet distance and precision / recall of ``n`` samples of ``run`` (from its prior, or
+    from the fitted ``sampler``) against ``n`` test images, beside the floor (``n`` test images
+    against ``n`` training images)."""
     net, info = feature_classifier(data, cache=cache, device=device)
     n = min(n, len(data.test), len(data.train))
     pick = np.random.default_rng(seed)
     test = data.test.images[pick.permutation(len(data.test))[:n]]
     train = data.train.images[pick.permutation(len(data.train))[:n]]
-    generated = np.rint(np.clip(run.sample(n, seed=seed), 0, 1) * 255).astype(np.uint8)
+    generated = np.rint(np.clip(run.sample(n, seed=seed, sampler=sampler), 0, 1) * 255).astype(
+        np.uint8
+    )
     real, fake, floor = features(net, test), features(net, generated), features(net, train)
 
     def scores(other):
@@ -178,4 +181,5 @@ def sample_scores(run, data: Dataset, n: int = 5000, seed: int = 0, cache=None,
         return {"frechet_distance": frechet_distance(real, other), "precision": precision,
                 "recall": recall}  # fmt: skip
 
-    return {"n": n, **scores(fake), "floor": scores(floor), "classifier": info}
+    return {"n": n, "sampler": sampler or "prior", **scores(fake), "floor": scores(floor),
+            "classifier": info}  # fmt: skip

@@ -17,7 +17,16 @@ def add_parser(sub) -> None:
     p.add_argument("run_folder", metavar="RUN")
     p.add_argument("--split", default="valid", choices=["train", "valid", "test", "all"])
     p.add_argument("--method", default="tsne", help="tsne (openTSNE), umap (optional extra) or pca")
-    p.add_argument("--seed", type=int, default=42, help="the map's seed, when one is drawn")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="the map's seed, when one is drawn, and the sample button's",
+    )
+    p.add_argument("--sampler", default="auto",
+                   help="what the decode panel's sample button draws from: a fitted sampler's "
+                        "name, prior, or none (default auto: the run's fitted sampler, gmm "
+                        "first, else its prior if it has one)")  # fmt: skip
     p.add_argument("--out", help="HTML path (default RUN/explore.html; RUN/explore_<split>.html "
                                  "for another split than valid)")  # fmt: skip
     add_data_options(p)
@@ -28,6 +37,7 @@ def run(args) -> int:
     from autoencode.commands.explore import explore
 
     path = explore(args.run_folder, args.data, split=args.split, method=args.method,
-                   seed=args.seed, out=args.out, data_dir=args.data_dir, progress=True)  # fmt: skip
+                   seed=args.seed, out=args.out, data_dir=args.data_dir, progress=True,
+                   sampler=None if args.sampler == "none" else args.sampler)  # fmt: skip
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in a browser")
     return 0

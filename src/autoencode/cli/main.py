@@ -10,7 +10,7 @@ from autoencode import __version__
 from autoencode.errors import AutoencodeError
 
 COMMANDS = [
-    "prepare", "train", "summary", "reconstruct", "generate", "interpolate",
+    "prepare", "train", "summary", "reconstruct", "fit-sampler", "generate", "interpolate",
     "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "compare",
     "tune", "zoo", "datasets", "demo",
 ]  # fmt: skip
@@ -35,7 +35,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"autoencode {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        import_module(f"autoencode.cli.{name}").add_parser(sub)
+        import_module(f"autoencode.cli.{name.replace('-', '_')}").add_parser(sub)
         command = sub.choices[name]
         command.set_defaults(flags=flag_names(command))
     return parser

@@ -35,14 +35,18 @@ from autoencode.run import Run, load_run
 # codings above this many bytes as float32 travel as float16 (half the page; the decoder,
 # the neighbours and the CSV then see them rounded to about 3 significant digits)
 FLOAT32_CODINGS_BYTES = 48 * 2**20
+SAMPLE_DRAWS = 64  # codings drawn from the run's sampler, for the decode panel's sample button
 
 
 def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: str = "valid",
             method: str = "tsne", seed: int = 42, out: str | Path | None = None,
-            data_dir=None, progress: bool = False) -> Path:  # fmt: skip
+            data_dir=None, progress: bool = False, sampler: str | None = "auto") -> Path:  # fmt: skip
     """Write the explorer page of a split's codings (default RUN/explore.html for the validation
     split, RUN/explore_<split>.html for another) and return its path. The map is the run's own
-    (``autoencode map`` of the same split and method) when one was drawn, else drawn here."""
+    (``autoencode map`` of the same split and method) when one was drawn, else drawn here. The
+    decode panel's "sample" button decodes codings drawn from ``sampler`` (a fitted sampler's
+    name or ``prior``; ``auto``: the run's fitted sampler if it has one, else its prior if it is
+    generative; None: no button)."""
     check_map_method(method)  # before any work
     run = load_run(run)
     dataset = run.load_dataset(data_dir, data=data)
@@ -59,9 +63,24 @@ def explore(run: Run | str | Path, data: Dataset | str | None = None, *, split: 
     meta["decoder"], meta["decoderNote"] = layers, note
     blobs = {"coords": coords.astype(np.float32), "images": chosen.images,
              "codings": _codings_array(codings), **weights}  # fmt: skip
+    meta["sampler"] = sampler = _sampler_of(run, sampler)
+    if sampler is not None and layers is not None:
+        draws = run.draw_codings(SAMPLE_DRAWS, seed, sampler).flatten(1).float().cpu().numpy()
+        blobs["draws"] = draws
     if chosen.labels is not None:
         blobs["labels"], meta["classes"], meta["labelValues"] = _classes(dataset, chosen.labels)
     return write_text(out or run.folder.explore_file(split), render_page(meta, blobs))
+
+
+def _sampler_of(run: Run, sampler: str | None) -> str | None:
+    """The sampler the page draws from: as asked, or (``auto``) the run's fitted one, ``gmm``
+    first, else its prior where the objective has one."""
+    if sampler != "auto":
+        return sampler
+    fitted = run.folder.sampler_names()
+    if fitted:
+        return "gmm" if "gmm" in fitted else fitted[0]
+    return "prior" if run.model.generative else None
 
 
 def _image_shape(images: np.ndarray) -> tuple[int, int, int]:

@@ -6,22 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencode.errors import AutoencodeError
 from autoencode.figures import image_grid_figure, save_figure
 from autoencode.io import write_npy
 from autoencode.run import Run, load_run
 
 
 def save_samples(run: Run | str | Path, images: int = 12, *, seed: int = 42,
-                 out: str | Path | None = None, npy: str | Path | None = None) -> list[Path]:  # fmt: skip
+                 out: str | Path | None = None, npy: str | Path | None = None,
+                 sampler: str | None = None) -> list[Path]:  # fmt: skip
     """``images`` new images decoded from random codings, as a grid (default
-    RUN/figures/samples.png) and, with ``npy``, as a float32 array; the same seed, the same images."""
+    RUN/figures/samples.png, or samples_<sampler>.png) and, with ``npy``, as a float32 array; the
+    same seed, the same images. The codings come from the objective's prior (a variational run),
+    or from ``sampler``: one fitted on the run's codings (``fit_sampler``), which any run can have."""
     run = load_run(run)
-    if not run.model.generative:
-        raise AutoencodeError(f"{run.path}: a model with the {run.config.model.objective.kind!r} objective cannot generate; "
-                              "train a variational one (preset vae)")  # fmt: skip
-    samples = run.sample(images, seed)
-    written = [save_figure(image_grid_figure(samples), out or run.folder.figure("samples"))]
+    samples = run.sample(images, seed, sampler)
+    figure = "samples" if sampler in (None, "prior") else f"samples_{sampler}"
+    written = [save_figure(image_grid_figure(samples), out or run.folder.figure(figure))]
     if npy:
         written.append(write_npy(npy, samples.astype(np.float32)))
     return written

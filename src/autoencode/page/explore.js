@@ -365,6 +365,12 @@
     paintDecoded($("decoded"), decode(z));
   }
 
+  function drawSample() { // the next of the codings drawn from the run's sampler when the page was written
+    const k = S.nextDraw, count = S.draws.length / D;
+    S.nextDraw = (k + 1) % count;
+    setCoding(Float32Array.from(S.draws.subarray(k * D, (k + 1) * D)), `sample ${k + 1} of ${count} drawn from the ${meta.sampler}`);
+  }
+
   let decodeFrame = 0;
   function redecode() { // once a frame, however fast a slider moves
     if (!decodeFrame) decodeFrame = requestAnimationFrame(() => { decodeFrame = 0; paintDecoded($("decoded"), decode(S.z)); });
@@ -476,6 +482,7 @@
     new ResizeObserver(() => { if (resize()) draw(); }).observe(canvas);
     $("find").addEventListener("submit", (e) => { e.preventDefault(); find(Number($("find-index").value)); });
     $("download").addEventListener("click", downloadSelection);
+    $("decode-sample").addEventListener("click", drawSample);
     $("decode-reset").addEventListener("click", () => { S.z = Float32Array.from(S.origin); buildSliders(); paintDecoded($("decoded"), decode(S.z)); });
     $("select-neighbours").addEventListener("click", () => {
       for (const [j] of S.neighbours) S.selection.add(j);
@@ -519,11 +526,11 @@
     api.timings.script = performance.now();
     $("title").textContent = meta.title;
     $("subtitle").textContent = `${meta.kind}${meta.preset ? ` (preset ${meta.preset})` : ""} · ${meta.data}, ${meta.split} split`;
-    const names = ["coords", "labels", "images", "codings", ...weightNames()];
+    const names = ["coords", "labels", "images", "codings", "draws", ...weightNames()];
     const arrays = await Promise.all(names.map(readBlob));
     api.timings.arrays = performance.now();
-    Object.assign(S, { coords: arrays[0], labels: arrays[1], images: arrays[2], codings: arrays[3], weights: {} });
-    names.slice(4).forEach((name, k) => { S.weights[name] = arrays[4 + k]; });
+    Object.assign(S, { coords: arrays[0], labels: arrays[1], images: arrays[2], codings: arrays[3], draws: arrays[4], nextDraw: 0, weights: {} });
+    names.slice(5).forEach((name, k) => { S.weights[name] = arrays[5 + k]; });
     const classes = meta.classes ? meta.classes.length : 1;
     S.visible = new Uint8Array(classes).fill(1);
     S.colours = Array.from({ length: classes }, (_, c) => rgba32(colourOf(c)));
@@ -533,6 +540,8 @@
     status(describe());
     buildLegend(); resize(); fit(); draw(); codingStatistics(); listen();
     if (!meta.decoder) $("decode-text").textContent = meta.decoderNote;
+    $("decode-sample").disabled = !(meta.decoder && S.draws);
+    $("decode-sample").title = meta.sampler ? `decode a coding drawn from the ${meta.sampler}` : "this run has no prior and no fitted sampler (autoencode fit-sampler)";
     api.readyAt = performance.now();
     S.ready = true;
   }

@@ -234,12 +234,16 @@ class Codebook(nn.Module):
         super().__init__()
         self.vectors = nn.Parameter(torch.empty(size, dim).uniform_(-1 / size, 1 / size))
 
-    def nearest(self, z: torch.Tensor) -> torch.Tensor:
-        """Each vector of ``z`` (..., dim) replaced by its nearest codebook vector."""
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """The index of the nearest codebook vector to each vector of ``z`` (..., dim)."""
         # squared distances as |z|² - 2 z·e + |e|² (cdist picks its method by the batch size,
         # which the ONNX exporter cannot follow); |z|² is the same for every e, so left out
         scores = self.vectors.square().sum(1) - 2 * z @ self.vectors.T  # (..., size)
-        return self.vectors[scores.argmin(-1)]
+        return scores.argmin(-1)
+
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Each vector of ``z`` (..., dim) replaced by its nearest codebook vector."""
+        return self.vectors[self.indices(z)]
 
 
 class Quantize(nn.Module):
