@@ -22,6 +22,8 @@ from autoencode.models.objectives.core import (
     VectorQuantized,
     reconstruction_loss,
 )
+from autoencode.models.objectives.rae import Regularized
+from autoencode.models.objectives.wae import Wasserstein
 
 __all__ = ["LOSSES", "OBJECTIVES", "Codebook", "Objective", "Quantize", "Variational",
            "VariationalHead", "VectorQuantized", "reconstruction_loss"]  # fmt: skip
@@ -33,4 +35,6 @@ OBJECTIVES: dict[str, type[Objective]] = {o.kind: o for o in (
     SparseKL,
     Variational,
     VectorQuantized,
+    Regularized,
+    Wasserstein,
 )}  # fmt: skip
