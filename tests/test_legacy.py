@@ -78,7 +78,7 @@ def outputs(folder: Path, checkpoint: bool) -> dict:
         "parameters": sum(p.numel() for p in run.model.parameters()),
         "reconstruction": run.reconstruct(images).ravel().tolist(),
         "codings": run.encode(images).ravel().tolist(),
-        "evaluation": ae.evaluate(run, data, samples=0, record=False),
+        "evaluation": ae.evaluate(run, data, samples=0, nll_samples=0, record=False),
     }
     if run.model.generative:
         out["samples"] = run.sample(3, seed=0).ravel().tolist()

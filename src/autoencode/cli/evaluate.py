@@ -9,7 +9,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score reconstructions and codings on the test split",
                        description="Reconstruction BCE, MSE and PSNR on the test split; k-NN (k=5) "
                                    "and linear-probe accuracy of the codings, of PCA with as many "
-                                   "components, and of raw pixels. Saved in RUN/metrics.json.")  # fmt: skip
+                                   "components, and of raw pixels; a variational run's negative "
+                                   "log-likelihood. Saved in RUN/metrics.json.")  # fmt: skip
     p.add_argument("run_folder", metavar="RUN")
     p.add_argument("--no-baselines", action="store_true", help="skip the PCA and pixel baselines")
     p.add_argument("--noise", type=non_negative_float, default=0.0,
@@ -18,6 +19,10 @@ def add_parser(sub) -> None:
     p.add_argument("--samples", type=int, default=5000,
                    help="generative runs: score this many samples against the test set "
                         "(Fréchet distance, precision/recall); 0 skips it (default 5000)")  # fmt: skip
+    p.add_argument("--nll-samples", type=int, default=1000, metavar="K",
+                   help="variational runs: the negative log-likelihood in nats per image, "
+                        "importance-sampled with K draws per image, and the negative ELBO; "
+                        "0 skips it (default 1000)")  # fmt: skip
     p.add_argument(
         "--split",
         choices=("test", "valid"),
@@ -34,10 +39,13 @@ def run(args) -> int:
 
     card = evaluate(args.run_folder, args.data, baselines=not args.no_baselines,
                     noise=args.noise, samples=args.samples, data_dir=args.data_dir,
-                    split=args.split)  # fmt: skip
+                    split=args.split, nll_samples=args.nll_samples)  # fmt: skip
     split = card["split"]
     print(f"{split} split ({card[f'n_{split}']} images): BCE {card['bce']:.4f}  "
           f"MSE {card['mse']:.4f}  PSNR {card['psnr']:.2f} dB")  # fmt: skip
+    if nll := card.get("likelihood"):
+        print(f"negative log-likelihood {nll['nll']:.2f} nats per image ({nll['samples']} "
+              f"importance draws), negative ELBO {nll['negative_elbo']:.2f}")  # fmt: skip
     if noisy := card.get("noisy_inputs"):
         print(f"with noise σ {noisy['noise']:g} on the inputs, against the clean images: "
               f"MSE {noisy['mse']:.4f}  PSNR {noisy['psnr']:.2f} dB")  # fmt: skip

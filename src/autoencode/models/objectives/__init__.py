@@ -22,6 +22,7 @@ from autoencode.models.objectives.core import (
     VectorQuantized,
     reconstruction_loss,
 )
+from autoencode.models.objectives.iwae import ImportanceWeighted
 from autoencode.models.objectives.rae import Regularized
 from autoencode.models.objectives.wae import Wasserstein
 
@@ -37,4 +38,5 @@ OBJECTIVES: dict[str, type[Objective]] = {o.kind: o for o in (
     VectorQuantized,
     Regularized,
     Wasserstein,
+    ImportanceWeighted,
 )}  # fmt: skip
