@@ -168,18 +168,36 @@ def sample_scores(run, data: Dataset, n: int = 5000, seed: int = 0, cache=None,
     against ``n`` training images)."""
     net, info = feature_classifier(data, cache=cache, device=device)
     n = min(n, len(data.test), len(data.train))
-    pick = np.random.default_rng(seed)
-    test = data.test.images[pick.permutation(len(data.test))[:n]]
-    train = data.train.images[pick.permutation(len(data.train))[:n]]
+    real, floor = _reference(net, info, data, n, seed)
     generated = np.rint(np.clip(run.sample(n, seed=seed, sampler=sampler), 0, 1) * 255).astype(
         np.uint8
     )
-    real, fake, floor = features(net, test), features(net, generated), features(net, train)
+    fake = features(net, generated)
+    precision, recall = precision_recall(real, fake)
+    scores = {"frechet_distance": frechet_distance(real, fake), "precision": precision,
+              "recall": recall}  # fmt: skip
+    return {"n": n, "sampler": sampler or "prior", **scores, "floor": floor, "classifier": info}
 
-    def scores(other):
-        precision, recall = precision_recall(real, other)
-        return {"frechet_distance": frechet_distance(real, other), "precision": precision,
-                "recall": recall}  # fmt: skip
 
-    return {"n": n, "sampler": sampler or "prior", **scores(fake), "floor": scores(floor),
-            "classifier": info}  # fmt: skip
+_REFERENCES: dict[tuple, tuple] = {}  # the last few references, kept for the process
+
+
+def _reference(net: FeatureNet, info: dict, data: Dataset, n: int, seed: int):
+    """The features of ``n`` test images and the floor's scores (``n`` training images against
+    them), drawn with ``seed``: computed once per classifier, data, ``n`` and seed in a process,
+    since every sampler scored against the same data shares them."""
+    key = (info["sha256"], id(data.test.images), id(data.train.images), n, seed)
+    held = _REFERENCES.get(key)
+    if held is not None and held[0] is data.test.images and held[1] is data.train.images:
+        return held[2], held[3]
+    pick = np.random.default_rng(seed)
+    test = data.test.images[pick.permutation(len(data.test))[:n]]
+    train = data.train.images[pick.permutation(len(data.train))[:n]]
+    real, other = features(net, test), features(net, train)
+    precision, recall = precision_recall(real, other)
+    floor = {"frechet_distance": frechet_distance(real, other), "precision": precision,
+             "recall": recall}  # fmt: skip
+    if len(_REFERENCES) >= 4:
+        _REFERENCES.pop(next(iter(_REFERENCES)))
+    _REFERENCES[key] = (data.test.images, data.train.images, real, floor)
+    return real, floor

@@ -3,7 +3,7 @@ stopped on the validation split's likelihood.
 
 - ``gmm``: scikit-learn's EM (full covariances) on the standardised codings, the result mapped
   back; without ``components``, each of ``GMM_CANDIDATES`` is fitted (on a subset) and the one
-  with the highest validation likelihood refitted on all.
+  with the highest validation likelihood refitted on a larger one.
 - ``flow`` and ``codes``: Adam on the negative log-likelihood, in minibatches, until the
   validation likelihood has not improved for ``patience`` epochs (halving the rate at each);
   the best epoch's state kept.
@@ -24,7 +24,8 @@ from autoencode.errors import AutoencodeError
 from autoencode.models.samplers import CodePrior, Flow, GaussianMixture
 
 GMM_CANDIDATES = (1, 2, 5, 10, 20, 50, 100)
-SEARCH_SIZE = 20_000  # training codings each candidate number of components is fitted on
+SEARCH_SIZE = 10_000  # training codings each candidate number of components is fitted on ...
+FIT_SIZE = 20_000  # ... and the chosen one (EM's full covariances cost N·K·d² an iteration)
 KINDS = ("gmm", "flow", "codes")
 
 
@@ -32,26 +33,27 @@ def fit_gmm(train: np.ndarray, valid: np.ndarray, components: int | None = None,
             seed: int = 0) -> tuple[GaussianMixture, dict]:  # fmt: skip
     """A full-covariance mixture on flat codings ``(N, d)``; ``components`` chosen on ``valid``
     when not given (each candidate fitted on at most ``SEARCH_SIZE`` of the training codings, the
-    chosen one then on all). Returns the sampler and what was measured (validation nats per
+    chosen one then on at most ``FIT_SIZE``: a random subset, the same for a seed). Returns the sampler and what was measured (validation nats per
     image)."""
     shift, scale = train.mean(0), np.maximum(train.std(0), 1e-6)
     t, v = (train - shift) / scale, (valid - shift) / scale
     jacobian = float(np.log(scale).sum())  # the likelihood back on the codings' own scale
     tried = {}
+    order = np.random.default_rng(seed).permutation(len(t))
     if components is None:
-        pick = np.random.default_rng(seed).permutation(len(t))[:SEARCH_SIZE]
-        candidates = [k for k in GMM_CANDIDATES if k * 10 <= len(pick)] or [1]
+        search = t[order[:SEARCH_SIZE]]
+        candidates = [k for k in GMM_CANDIDATES if k * 10 <= len(search)] or [1]
         for k in candidates:
-            tried[str(k)] = float(_em(t[pick], k, seed).score(v)) - jacobian
+            tried[str(k)] = float(_em(search, k, seed).score(v)) - jacobian
         components = int(max(tried, key=tried.get))
-    em = _em(t, components, seed)
+    em = _em(t[order[:FIT_SIZE]], components, seed)
     gmm = GaussianMixture(em.n_components, t.shape[1])
     L = np.linalg.cholesky(em.covariances_)  # (K, d, d), of the standardised codings
     gmm.weights.copy_(torch.from_numpy(em.weights_ / em.weights_.sum()))
     gmm.means.copy_(torch.from_numpy(em.means_ * scale + shift))
     gmm.cholesky.copy_(torch.from_numpy(scale[:, None] * L))
     return gmm, {"components": em.n_components, "valid_log_likelihood": float(em.score(v)) - jacobian,
-                 "candidates": tried}  # fmt: skip
+                 "candidates": tried, "fitted_on": min(len(t), FIT_SIZE)}  # fmt: skip
 
 
 def _em(x: np.ndarray, components: int, seed: int):

@@ -36,7 +36,7 @@ def fit_sampler(run: Run | str | Path, sampler: str = "gmm", *, name: str | None
     codebook = len(run.model.head.vectors) if sampler == "codes" else None
     fitted, info = samplers.fit(sampler, train, valid, codebook=codebook, components=components,
                                 seed=seed)  # fmt: skip
-    info = {**info, "fitted_on": len(train), "seed": seed}
+    info = {"fitted_on": len(train), **info, "seed": seed}
     with run.folder.writer():
         path = run.folder.save_sampler(name, fitted, info)
     return {"name": name, "file": str(path), **info}

@@ -150,11 +150,11 @@ def _settings(preset: str, name: str, value, image_shape) -> tuple[dict, dict]:
         return {}, {name: value}
     if name == "coding_size":
         model, _ = resolve(preset, None, None, {}, image_shape)
-        if model.objective.kind == "variational":
+        if getattr(model.objective, "codings", None) is not None:  # its own codings layer
             return {"objective.codings": value}, {}
         if model.encoder.kind != "dense":
-            raise ConfigError(f"{{parameter}}: coding_size needs a dense encoder or a variational "
-                              f"objective; {preset} has neither", parameter="params")  # fmt: skip
+            raise ConfigError(f"{{parameter}}: coding_size needs a dense encoder or an objective "
+                              f"with a codings setting; {preset} has neither", parameter="params")  # fmt: skip
         return {"encoder.units": [*model.encoder.units[:-1], value]}, {}
     try:
         resolve(preset, {name: value}, None, {}, image_shape)

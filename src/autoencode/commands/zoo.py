@@ -107,7 +107,8 @@ def _measure(name: str, data, folder: Path, split: str, fixed: dict, callbacks: 
     start = time.perf_counter()
     run = train(name, data, folder, callbacks=callbacks, **options, **fixed)
     trained = time.perf_counter()
-    card = evaluate(run, data, baselines=False, noise=noise, samples=samples, split=split)
+    card = evaluate(run, data, baselines=False, noise=noise, samples=samples, split=split,
+                    nll_samples=0)  # the likelihood: benchmarks/generation.py, or evaluate  # fmt: skip
     codings = embed(run, data.split(split).images)
     last, scores = run.history[-1], card.get("codings", {})
     return {
