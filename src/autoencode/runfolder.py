@@ -172,7 +172,8 @@ class RunFolder:
 
     def sampler_names(self) -> list[str]:
         """The samplers fitted on this run's codings, by name."""
-        return sorted(p.stem for p in (self.path / "samplers").glob("*.safetensors"))
+        found = (p.stem for p in (self.path / "samplers").glob("*.safetensors"))
+        return sorted(name for name in found if SAMPLER_NAME.fullmatch(name))
 
     def pretrain_file(self, name: str) -> Path:
         """A file of the label sweep: results.csv, summary.json or sweep.json."""
