@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import autoencode as ae
 from autoencode.analysis.samplers import fit_code_prior, fit_flow, fit_gmm
 from autoencode.cli.main import main
 from autoencode.commands.fit_sampler import fit_sampler
@@ -14,7 +15,7 @@ from autoencode.errors import AutoencodeError, RunFolderError
 from autoencode.models import samplers
 from autoencode.run import load_run
 
-PRESETS = ["stacked", "vae", "vq", "conv", "sparse-kl"]
+PRESETS = list(ae.PRESETS)  # every one, the deterministic ones included
 
 
 @pytest.fixture(scope="module")
