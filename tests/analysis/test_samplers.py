@@ -124,6 +124,8 @@ def test_without_a_prior_or_a_sampler_it_says_what_to_do(runs, capsys):
     assert "--sampler: expected a sampler name" in capsys.readouterr().err
     with pytest.raises(AutoencodeError, match="needs a vector-quantised model"):
         fit_sampler(runs["stacked"], "codes")
+    assert main(["fit-sampler", path, "--components", "65"]) == 2  # 64 training images
+    assert "--components: expected 1 to 64" in capsys.readouterr().err
 
 
 def test_a_sampler_of_another_model_is_refused(runs):

@@ -36,8 +36,12 @@ def fit_gmm(train: np.ndarray, valid: np.ndarray, components: int | None = None,
             seed: int = 0) -> tuple[GaussianMixture, dict]:  # fmt: skip
     """A full-covariance mixture on flat codings ``(N, d)``; ``components`` chosen on ``valid``
     when not given (each candidate fitted on at most ``SEARCH_SIZE`` of the training codings, the
-    chosen one then on at most ``FIT_SIZE``: a random subset, the same for a seed). Returns the sampler and what was measured (validation nats per
-    image)."""
+    chosen one then on at most ``FIT_SIZE``: a random subset, the same for a seed). Returns the
+    sampler and what was measured (validation nats per image)."""
+    if components is not None and not 1 <= components <= min(len(train), FIT_SIZE):
+        raise AutoencodeError(f"{{parameter}}: expected 1 to {min(len(train), FIT_SIZE)} (the "
+                              f"codings it is fitted on), got {components}",
+                              parameter="components")  # fmt: skip
     shift, scale = train.mean(0), np.maximum(train.std(0), 1e-6)
     t, v = (train - shift) / scale, (valid - shift) / scale
     jacobian = float(np.log(scale).sum())  # the likelihood back on the codings' own scale
