@@ -97,9 +97,7 @@ class Run:
                                       "prior; fit a sampler on its codings (autoencode "
                                       f"fit-sampler {self.path}) and use it ({{parameter}} gmm)",
                                       parameter="sampler")  # fmt: skip
-            return self.model.objective.prior(n, self.model.codings_shape, generator).to(
-                self.device
-            )
+            return self.model.prior_codings(n, generator)
         fitted, _ = self.folder.load_sampler(sampler)
         return self._codings_of(sampler, fitted, fitted.sample(n, generator))
 

@@ -138,10 +138,15 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> Output:
         return self.objective.forward(self, x)
 
+    def prior_codings(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` codings drawn from the objective's prior, on the model's device (generative
+        objectives only)."""
+        z = self.objective.prior(n, self.codings_shape, generator)
+        return z.to(next(self.parameters()).device)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """New images from the objective's prior (generative objectives only)."""
-        z = self.objective.prior(n, self.codings_shape, generator)
-        return self.decode(z.to(next(self.parameters()).device))
+        return self.decode(self.prior_codings(n, generator))
 
 
 def build_model(
