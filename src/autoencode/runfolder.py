@@ -65,6 +65,8 @@ METRIC_SECTIONS = {
     "maps": "autoencode map: seconds and trustworthiness of each map, and its coordinates' file "
     "(coords, coords_sha256), by <method>_<split>",
     "pretraining": "autoencode pretrain: test accuracies, by the number of labels",
+    "scoring": "autoencode score: the last score's rule (by), k, fpr and threshold, which "
+    "export --part scorer and serve take",
     "samplers": "autoencode fit-sampler: each sampler's kind, validation log-likelihood, "
     "settings chosen and seconds, by its name",
 }

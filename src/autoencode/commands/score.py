@@ -10,7 +10,7 @@ from autoencode.analysis.anomaly import check_fpr, check_rule, fit_scorer
 from autoencode.data.datasets import SPLITS, named_images
 from autoencode.data.types import Dataset, Split
 from autoencode.figures import captioned_rows_figure, save_figure
-from autoencode.io import write_csv
+from autoencode.io import csv_text, write_text
 from autoencode.run import Run, load_run
 
 
@@ -35,7 +35,8 @@ def save_scores(run: Run | str | Path, data: str = "test", *, by: str = "both",
     threshold = None if fpr is None else scorer.threshold(fpr, by)
     stem = data if data in SPLITS else Path(data).stem
     rows = _score_rows(chosen, classes, signals, scores, threshold)
-    csv = write_csv(out or run.folder.scores_file(stem), rows)
+    csv = write_text(out or run.folder.scores_file(stem), csv_text(rows))  # every digit: exact
+    run.folder.record("scoring", {"by": by, "k": k, "fpr": fpr, "threshold": threshold})
     png = save_figure(_anomaly_figure(chosen, scores, show), figure or run.folder.figure(f"anomalies_{stem}"))  # fmt: skip
     result = {"data": name, "by": by, "k": k, "images": len(scores), "csv": csv, "figure": png,
               "scores": scores, **signals}  # fmt: skip

@@ -68,7 +68,7 @@ def _open(path: Path, load: bool = True):
         raise DataError(f"{path}: not a readable image ({e})") from None
 
 
-def _grey(image) -> bool:
+def is_grey(image) -> bool:
     """Greyscale: a grey mode (16-bit ones too), and for a palette image, a grey palette."""
     if image.mode.startswith("I;16"):
         return True
@@ -88,7 +88,7 @@ def scan(paths: list[Path]) -> list[tuple[int, int, bool] | str]:
             image = _open(path, load=False)
             if image.mode == "P":  # the palette decides: decode this one
                 image = _open(path)
-            found.append((*image.size, _grey(image)))
+            found.append((*image.size, is_grey(image)))
         except DataError as e:
             found.append(str(e))
     return found
@@ -109,7 +109,7 @@ def decode(paths: list[Path], grey: bool, size: tuple[int, int],
         except DataError as e:
             bad.append((i, str(e)))
             continue
-        image = _eight_bit(image).convert("L" if grey else "RGB")
+        image = eight_bit(image).convert("L" if grey else "RGB")
         if image.size != size:
             if not resize:
                 bad.append(
@@ -121,7 +121,7 @@ def decode(paths: list[Path], grey: bool, size: tuple[int, int],
     return out, bad
 
 
-def _eight_bit(image):
+def eight_bit(image):
     """A 16-bit greyscale image (``I;16``) as 8-bit by its high byte; Pillow's own conversion
     clips values above 255 instead, which turns such images white."""
     from PIL import Image
@@ -147,7 +147,7 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: no such image file")
     image = _open(path)
-    grey = _grey(image)
+    grey = is_grey(image)
     return decode([path], grey, image.size, resize=False)[0][0]
 
 
