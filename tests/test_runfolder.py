@@ -159,3 +159,25 @@ def test_a_run_on_arrays_from_python_asks_for_its_data(tiny_data, tmp_path):
         DataError, match=r"trained on arrays given in Python.*pass the dataset \(data\)"
     ):
         ae.evaluate(run_dir)
+
+
+def test_a_model_config_is_checked_whole_once_and_counted_after(run_dir, tmp_path, monkeypatch):
+    """The meta pass that checks a config's activations is remembered for that very config,
+    under those limits; with other limits it is checked (and refused) again."""
+    import autoencode.models.base
+    from autoencode.runfolder import _checked
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+    real = autoencode.models.base.check_cost
+    monkeypatch.setattr("autoencode.models.autoencoder.check_cost",
+                        lambda *a, **k: calls.append(k) or real(*a, **k))  # fmt: skip
+    first = load_run(run_dir)
+    assert _checked(first.config.model).is_file()
+    second = load_run(run_dir)
+    assert calls == [{"forward": True}, {"forward": False}]
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    monkeypatch.setattr(autoencode.models.base, "MAX_ACTIVATIONS", 10)
+    with pytest.raises(RunFolderError, match="values per image"):
+        load_run(run_dir)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import hashlib
+import json
 import platform
 import re
 import shutil
@@ -326,19 +328,26 @@ class RunFolder:
             self._check_whole(meta, self.read_history() if history is None else history)
             self._check_fits(self.weights_file, shapes, _shapes(model))
             weights, _ = legacy_names(load_tensors(self.weights_file))
-        model.to_empty(device=device)
-        model.load_state_dict(weights)
-        return model.eval()
+        # the loaded tensors take the meta ones' places (to_empty would cost torch's symbolic
+        # shapes, imported on first use: 0.7 s), then move to the device
+        model.load_state_dict(weights, assign=True)
+        return model.to(device).eval()
 
     def build_model(
         self, config: RunConfig, device: str | torch.device | None = None
     ) -> Autoencoder:
         """The model config.json describes, freshly built; over the size limits, or unable to
-        take its own input shape, it is a RunFolderError naming config.json."""
+        take its own input shape, it is a RunFolderError naming config.json. A config that
+        passed the whole check once is remembered (``_checked``) and later only counted."""
+        verdict = _checked(config.model)
         try:
-            return build_model(config.model, device)
+            model = build_model(config.model, device, checked=verdict.is_file())
         except ConfigError as e:
             raise RunFolderError(f"{self.config_file}: {e}") from None
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+            verdict.parent.mkdir(parents=True, exist_ok=True)
+            verdict.touch()
+        return model
 
     def _check_whole(self, weights_meta: dict | None, history: list[dict]) -> None:
         """The weights and the history of one epoch: a process stopped between their writes
@@ -401,6 +410,19 @@ class RunFolder:
             else:
                 part[key] = values
             write_json(self.metrics_file, metrics)
+
+
+def _checked(model: ModelConfig) -> Path:
+    """Where the user cache remembers that a model config passed ``base.check_cost``: a file
+    named by the SHA-256 of the config, the limits and the library's version (only a pass is
+    remembered; a config that fails is checked, and refused, every time)."""
+    from autoencode import __version__
+    from autoencode.data.sources import cache_root
+    from autoencode.models.base import MAX_ACTIVATIONS, MAX_PARAMETERS
+
+    key = json.dumps([model.to_dict(), MAX_PARAMETERS, MAX_ACTIVATIONS, __version__, torch.__version__],
+                     sort_keys=True)  # fmt: skip
+    return cache_root() / "checked-models" / hashlib.sha256(key.encode()).hexdigest()
 
 
 def _leftover(name: str) -> bool:

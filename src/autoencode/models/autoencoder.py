@@ -150,19 +150,20 @@ class Autoencoder(nn.Module):
 
 
 def build_model(
-    config: ModelConfig | dict, device: torch.device | str | None = None
+    config: ModelConfig | dict, device: torch.device | str | None = None, checked: bool = False
 ) -> Autoencoder:
     """A model from its config (or the config's dict): freshly initialised, or on ``meta``
     (shapes without storage) for a loader to fill.
 
     The model is first built on the meta device, where it costs nothing, and refused if it
-    would exceed the size limits or cannot take its input shape (``base.check_cost``).
+    would exceed the size limits or cannot take its input shape (``base.check_cost``;
+    ``checked``: this very config passed that check before, so only its parameters are counted).
     """
     if not isinstance(config, ModelConfig):
         config = config_from_dict(config)
     with torch.device("meta"):
         probe = Autoencoder(config)
-    check_cost(probe, tuple(config.input_shape))
+    check_cost(probe, tuple(config.input_shape), forward=not checked)
     if torch.device(device or "cpu").type == "meta":
         return probe
     return Autoencoder(config).to(device or "cpu")

@@ -52,12 +52,16 @@ class Trainable(Protocol):
     def parameters(self): ...
 
 
-def check_cost(model: nn.Module, shape: tuple[int, int, int]) -> None:
-    """Refuse a (meta) model over the size limits, or one that cannot take images of ``shape``."""
+def check_cost(model: nn.Module, shape: tuple[int, int, int], forward: bool = True) -> None:
+    """Refuse a (meta) model over the size limits, or one that cannot take images of ``shape``
+    (a forward pass on the meta device; ``forward=False``: the parameters alone, for a config
+    already checked whole: the first meta pass of a process costs torch about 1.4 s)."""
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
         raise ConfigError(f"the model would have {parameters:,} parameters, "
                           f"more than the limit of {MAX_PARAMETERS:,}")  # fmt: skip
+    if not forward:
+        return
     values = 0
 
     def count(_module, _inputs, output):
