@@ -80,8 +80,9 @@ def outputs(folder: Path, checkpoint: bool) -> dict:
         "codings": run.encode(images).ravel().tolist(),
         # the run's own scores; the PCA and pixel baselines are not the run's (and a logistic
         # regression on 48 images converges to other weights on another CPU)
-        "evaluation": ae.evaluate(run, data, baselines=False, samples=0, nll_samples=0,
-                                  record=False),  # fmt: skip
+        "evaluation": ae.evaluate(
+            run, data, baselines=False, samples=0, nll_samples=0, record=False
+        ),
     }
     if run.model.generative:
         out["samples"] = run.sample(3, seed=0).ravel().tolist()

@@ -68,6 +68,8 @@ _EXPORTS = {  # public name: (module, name there)
     "fit_scorer": ("autoencode.analysis.anomaly", "fit_scorer"),
     "precision_at_k": ("autoencode.analysis.search", "precision_at_k"),
     "export_onnx": ("autoencode.commands.export", "export_onnx"),
+    "serve": ("autoencode.commands.serve", "serve"),
+    "service_app": ("autoencode.commands.serve", "build"),
     "embed": ("autoencode.analysis.embedding", "embed"),
     "map_codings": ("autoencode.analysis.embedding", "map_codings"),
     "evaluate": ("autoencode.commands.evaluate", "evaluate"),

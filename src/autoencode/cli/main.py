@@ -11,7 +11,8 @@ from autoencode.errors import AutoencodeError
 
 COMMANDS = [
     "prepare", "train", "summary", "reconstruct", "fit-sampler", "generate", "interpolate",
-    "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "report", "compare",
+    "embed", "map", "explore", "search", "score", "evaluate", "pretrain", "export", "serve", "report",
+    "compare",
     "tune", "zoo", "datasets", "demo",
 ]  # fmt: skip
 
