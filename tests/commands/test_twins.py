@@ -181,6 +181,17 @@ def test_export(runs, tmp_path, capsys):
     assert onnx.load(tmp_path / "a.onnx").graph == onnx.load(tmp_path / "b.onnx").graph
 
 
+def test_export_scorer(runs, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx", reason="part of the [dev] extra")
+    done = ae.export_onnx(runs / "stacked", tmp_path / "a.onnx", "scorer", by="codings", k=2,
+                          fpr=0.1)  # fmt: skip
+    out = cli(capsys, "export", runs / "stacked", "--part", "scorer", "--by", "codings", "-k", 2,
+              "--fpr", 0.1, "--out", tmp_path / "b.onnx")  # fmt: skip
+    a, b = onnx.load(tmp_path / "a.onnx"), onnx.load(tmp_path / "b.onnx")
+    assert a.graph == b.graph and a.metadata_props == b.metadata_props
+    assert f"threshold {done['threshold']:.6g}" in out
+
+
 def test_report(runs, capsys):
     page = ae.write_report(runs / "vae").read_text()
     cli(capsys, "report", runs / "vae")

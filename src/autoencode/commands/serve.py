@@ -88,7 +88,7 @@ def serve(runs: list, host: str = "127.0.0.1", port: int = 8000, *, search_in: s
     if on_listening:
         on_listening(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=graceful_seconds)  # fmt: skip
+                            proxy_headers=False, timeout_graceful_shutdown=graceful_seconds)  # fmt: skip
     with _stopping_is_normal():
         uvicorn.Server(config).run(sockets=[sock])
 

@@ -2,8 +2,10 @@
 
 A :class:`Batcher` holds a bounded queue of requests for one function of one model. Its worker
 takes the first request waiting, then every other one already queued (up to ``max_batch``
-images), waits ``max_wait`` seconds for more when the batch is not full, and runs the function
-once on them all in the model's thread; each request gets its own rows back. While the model
+images); while the batch is not full and other requests are arriving (their bodies being read
+and decoded: ``arriving``), it lets them queue for up to ``max_wait`` seconds; then it runs the
+function once on them all in the model's thread, and each request gets its own rows back. A
+lone request never waits. While the model
 runs, new requests queue up, so the busier the service the larger its batches. A full queue
 refuses at once (:class:`Busy`: the service answers 503) rather than growing memory.
 ``max_batch=1`` turns batching off: each request runs alone, through the same queue.
@@ -38,6 +40,7 @@ class Batcher:
         self.max_batch, self.max_wait = max_batch, max_wait
         self.queue: asyncio.Queue = asyncio.Queue(max_queue)
         self.batches = self.requests = 0  # counted, for /health
+        self.arriving = 0  # requests on their way to this queue (see ``arriving_request``)
         self._worker: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -48,6 +51,16 @@ class Batcher:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+
+    @contextlib.contextmanager
+    def arriving_request(self):
+        """Around reading and decoding a request bound for this queue: a batch not yet full
+        waits for such requests (up to ``max_wait``), not for ones that may never come."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
 
     async def __call__(self, images: np.ndarray, option=None):
         future = asyncio.get_running_loop().create_future()
@@ -62,9 +75,10 @@ class Batcher:
         while True:
             batch = [await self.queue.get()]
             rows = self._take(batch, len(batch[0][0]))
-            if rows < self.max_batch and self.max_wait > 0:
-                await asyncio.sleep(self.max_wait)
-                self._take(batch, rows)
+            deadline = loop.time() + self.max_wait
+            while rows < self.max_batch and self.arriving > 0 and loop.time() < deadline:
+                await asyncio.sleep(0)  # the event loop reads and decodes the arriving ones
+                rows = self._take(batch, rows)
             batch = [item for item in batch if not item[2].done()]  # the client went away
             if not batch:
                 continue

@@ -57,15 +57,20 @@ def _image(body: bytes, shape: tuple[int, int, int], limits: Limits) -> np.ndarr
 
     c, h, w = shape
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(body)) as image:
+        with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(body))
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise RequestError(413, f"the image is {width}×{height}: more than "
                                         f"{limits.max_pixels} pixels")  # fmt: skip
             image.load()
-            grey = is_grey(image)
-            image = eight_bit(image)
+        if image.mode == ("L" if c == 1 else "RGB") and (width, height) == (w, h):
+            return np.frombuffer(bytearray(image.tobytes()), np.uint8).reshape(
+                shape[1:] if c == 1 else (h, w, c)
+            )
+        grey = is_grey(image)
+        image = eight_bit(image)
     except RequestError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
