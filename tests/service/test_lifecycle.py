@@ -62,3 +62,19 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(tiny_run):
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["NOWHERE"], "NOWHERE"),
+    (["RUN", "--port", "70000"], "--port must lie between 0 and 65535, got 70000"),
+    (["RUN", "--max-body-mb", "0"], "--max-body-mb: expected a positive number"),
+    (["RUN", "--host", "no.such.host.invalid"], "cannot listen on no.such.host.invalid:8000"),
+])  # fmt: skip
+def test_bad_arguments_are_one_line(tiny_run, tmp_path, capsys, args, message):
+    from autoencode.cli.main import main
+
+    run = str(tiny_run("stacked"))
+    args = [run if a == "RUN" else str(tmp_path / a) if a == "NOWHERE" else a for a in args]
+    assert main(["serve", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message.replace("NOWHERE", "") in err, err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from autoencode.cli.options import non_negative_float, positive_int
+from autoencode.cli.options import non_negative_float, positive_float, positive_int
 
 
 def add_parser(sub) -> None:
@@ -42,7 +42,7 @@ def _add_limits(p) -> None:
     """The service's limits and batching."""
     p.add_argument(
         "--max-body-mb",
-        type=non_negative_float,
+        type=positive_float,
         default=16,
         help="largest request body in MB (default 16)",
     )
@@ -78,11 +78,11 @@ def run(args) -> int:
     from autoencode.commands.serve import LOOPBACK, serve
 
     token = args.token or os.environ.get("AUTOENCODE_TOKEN") or None
-    if args.host not in LOOPBACK and token is None:
-        print(f"autoencode serve: listening on {args.host} without a token: anyone who can "
-              "reach this machine can use the service (--token sets one)", file=sys.stderr)  # fmt: skip
 
     def listening(url: str) -> None:
+        if args.host not in LOOPBACK and token is None:
+            print(f"autoencode serve: listening on {args.host} without a token: anyone who can "
+                  "reach this machine can use the service (--token sets one)", file=sys.stderr)  # fmt: skip
         print(f"serving {', '.join(args.run_folders)} at {url} (page: {url}/, OpenAPI: "
               f"{url}/openapi.json); Ctrl-C or SIGTERM stops it", flush=True)  # fmt: skip
 
