@@ -82,6 +82,8 @@ HOSTILE = {  # name: (method, path, body, headers, expected status)
     "k zero": ("POST", "/search?k=0", png_bytes(IMAGE), {}, 422),
     "k not a number": ("POST", "/search?k=many", png_bytes(IMAGE), {}, 422),
     "k huge": ("POST", "/search?k=99999999999999999999", png_bytes(IMAGE), {}, 422),
+    "k over the search set": ("POST", "/search?k=65", png_bytes(IMAGE), {}, 422),
+    "json too many numbers": ("POST", "/embed", b"[" + b"0," * (16 * 784) + b"0]", {}, 413),
     "n too many": ("POST", "/runs/vae/generate?n=100000", b"", {}, 422),
     "unknown format": ("POST", "/reconstruct?format=gif", png_bytes(IMAGE), {}, 422),
     "unknown sampler": ("POST", "/runs/vae/generate?sampler=..%2Fx", b"", {}, 409),

@@ -153,6 +153,8 @@ class _Service:
                 images = images_from_body(await request.body(), run.shape, self.settings.limits)
         try:
             return run, await batcher(images, option)
+        except AutoencodeError as e:  # what the model's side refused of these images
+            raise RequestError(422, e.worded()) from None
         except Busy:
             raise RequestError(503, f"busy: {self.settings.max_queue} requests are waiting; "
                                     "try again") from None  # fmt: skip
@@ -176,8 +178,9 @@ class _Service:
                       "fpr": s["fpr"]})  # fmt: skip
 
     async def search(self, request: Request, name: str | None = None, k: int = 8):
-        if not 1 <= k <= MAX_K:
-            raise RequestError(422, f"k must lie between 1 and {MAX_K}, got {k}")
+        most = min(MAX_K, len(_reference(self.served(name), "search").codings))
+        if not 1 <= k <= most:  # checked here: in a batch, one request's k is everyone's
+            raise RequestError(422, f"k must lie between 1 and {most}, got {k}")
         run, (indices, distances) = await self.batched(request, name, "search", k)
         return _json({"in": run.reference.described,
                       "neighbours": [_neighbours(run, i, d) for i, d in

@@ -48,6 +48,10 @@ def images_from_body(body: bytes, shape: tuple[int, int, int], limits: Limits) -
     if body.startswith(NPY_MAGIC):
         return _fitting(_npy(body, limits), shape, limits, "the .npy array")
     if body.lstrip()[:1] in (b"[", b"{"):
+        most = limits.max_images * math.prod(shape)  # numbers a request may carry
+        if body.count(b",") >= most:  # before parsing: a list of N numbers costs 36 N bytes
+            raise RequestError(413, f"the JSON holds more than {most} numbers: at most "
+                                    f"{limits.max_images} images a request")  # fmt: skip
         return _fitting(_json(body), shape, limits, "the JSON array")
     return _image(body, shape, limits)[None]
 
