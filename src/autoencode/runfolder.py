@@ -340,13 +340,15 @@ class RunFolder:
         take its own input shape, it is a RunFolderError naming config.json. A config that
         passed the whole check once is remembered (``_checked``) and later only counted."""
         verdict = _checked(config.model)
+        known = verdict.is_file()
         try:
-            model = build_model(config.model, device, checked=verdict.is_file())
+            model = build_model(config.model, device, checked=known)
         except ConfigError as e:
             raise RunFolderError(f"{self.config_file}: {e}") from None
-        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
-            verdict.parent.mkdir(parents=True, exist_ok=True)
-            verdict.touch()
+        if not known:
+            with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+                verdict.parent.mkdir(parents=True, exist_ok=True)
+                verdict.touch()
         return model
 
     def _check_whole(self, weights_meta: dict | None, history: list[dict]) -> None:

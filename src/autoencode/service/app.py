@@ -77,8 +77,7 @@ def create_app(runs: list[Served], settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="autoencode", summary="Codings of images: embed, reconstruct, score, "
                   "search and generate with trained autoencoders.", lifespan=service.lifespan,
                   docs_url=None, redoc_url=None)  # fmt: skip
-    app.state.settings, app.state.runs = service.settings, service.by_name
-    app.state.batchers = service.batchers
+    app.state.batchers = service.batchers  # their counts, for tests and monitoring
     _errors(app)
     app.add_middleware(_Guard, settings=service.settings)
     for prefix in ("", "/runs/{name}"):

@@ -5,9 +5,9 @@ takes the first request waiting, then every other one already queued (up to ``ma
 images); while the batch is not full and other requests are arriving (their bodies being read
 and decoded: ``arriving``), it lets them queue for up to ``max_wait`` seconds; then it runs the
 function once on them all in the model's thread, and each request gets its own rows back. A
-lone request never waits. While the model
-runs, new requests queue up, so the busier the service the larger its batches. A full queue
-refuses at once (:class:`Busy`: the service answers 503) rather than growing memory.
+lone request never waits. While the model runs, new requests queue up, so the busier the
+service the larger its batches. A full queue refuses at once (:class:`Busy`: the service
+answers 503) rather than growing memory.
 ``max_batch=1`` turns batching off: each request runs alone, through the same queue.
 
 The model's thread is one for the whole service (``concurrent.futures.ThreadPoolExecutor(1)``):

@@ -42,8 +42,7 @@ class Served:
     def __init__(self, name: str, run: Run | str | Path, search_in: str = "train",
                  device: str = "cpu", data_dir=None):  # fmt: skip
         self.name = name
-        self.run = load_run(run, device)
-        self.run.model.eval()
+        self.run = load_run(run, device)  # in eval mode
         self.shape = tuple(self.run.config.model.input_shape)
         self.search_in, self.data_dir = search_in, data_dir
         self.reference: Reference | None = None
@@ -58,6 +57,8 @@ class Served:
             self.reference = self._reference()
         except AutoencodeError as e:
             self.reference_error = str(e)
+        except Exception as e:  # in a background thread: said by /runs and score/search, not lost
+            self.reference_error = f"{type(e).__name__}: {str(e)[:200]}"
         finally:
             self.ready.set()
 
