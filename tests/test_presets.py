@@ -2,6 +2,7 @@
 models), and every one trains from the CLI on greyscale 28×28 images and on 100×75 RGB photos."""
 
 import pytest
+import torch
 
 import autoencode as ae
 from autoencode.cli.main import main
@@ -61,16 +62,23 @@ def test_every_preset_is_documented():
 
 def test_the_fast_presets_sit_beside_the_seeds_with_the_seeds_layers():
     """stacked-fast, conv-fast and vae-fast: the seed's model (the stacked decoder's hidden layer
-    SELU), Adam on the one-cycle schedule; the seed's presets unchanged (tests above)."""
+    SELU; the conv encoder's max-pools replaced by stride-2 convolutions), Adam on the one-cycle
+    schedule; the seed's presets unchanged (tests above)."""
+    import dataclasses
+
     from autoencode.cli.demo import steps
 
     for name in ("stacked", "conv", "vae"):
         fast = get_preset(f"{name}-fast")
-        assert fast.model.encoder == get_preset(name).model.encoder
+        if name != "conv":  # conv-fast: below
+            assert fast.model.encoder == get_preset(name).model.encoder
         assert (fast.training.optimizer, fast.training.schedule) == ("adam", "onecycle")
         assert fast.training.epochs < get_preset(name).training.epochs
     assert get_preset("stacked-fast").model.decoder.activation == "selu"
-    assert get_preset("conv-fast").model == get_preset("conv").model
+    conv, conv_fast = get_preset("conv").model, get_preset("conv-fast").model
+    assert conv.encoder.downsample == "pool" and conv_fast.encoder.downsample == "stride"
+    strided = dataclasses.replace(conv.encoder, downsample="stride")
+    assert conv_fast == dataclasses.replace(conv, encoder=strided)
     assert get_preset("vae-fast").model == get_preset("vae").model
     trained = [argv[2] for argv in steps("out", fast=True) if argv[0] == "train"]
     assert trained == ["stacked-fast", "conv-fast", "vae-fast"]
@@ -91,3 +99,20 @@ def test_every_preset_trains_from_the_cli(preset, data, tiny_npz, photo_folder, 
     assert run.reconstruct(images).shape == images.shape
     if run.model.generative:
         assert run.sample(2, seed=0).shape == (2, *images.shape[1:])
+
+
+@pytest.mark.parametrize("side, stages", [(28, 3), (32, 3), (64, 4), (128, 5), (20, 3), (8, 1)])
+def test_conv_image_follows_the_image_size(side, stages):
+    """conv-image: stride-2 stages down to about 4×4 (the shorter side), channels doubling from
+    32 up to 256, 256 flat codings; the same preset at every size, sized when the data is
+    known (``resolve``)."""
+    from autoencode.commands.train import resolve
+    from autoencode.models.autoencoder import build_model
+
+    model, _ = resolve("conv-image", None, None, {}, (3, side, side + 4))
+    assert model.input_shape == (3, side, side + 4)
+    assert list(model.encoder.filters) == [min(32 << i, 256) for i in range(stages)]
+    built = build_model(model)
+    x = torch.rand(2, 3, side, side + 4)
+    assert built.encode(x).shape == (2, 256)
+    assert built.reconstruct(x).shape == x.shape

@@ -123,3 +123,22 @@ def test_train_returns_the_model_as_load_run_gives_it(preset, tiny_data, tmp_pat
     images = tiny_data.valid.images[:4]
     assert np.array_equal(run.reconstruct(images), loaded.reconstruct(images))
     assert run.history == loaded.history and run.config.to_dict() == loaded.config.to_dict()
+
+
+def test_bf16_precision_trains_under_autocast_with_a_float32_loss(tiny_data, tmp_path):
+    """precision bf16: the forward pass's matrix products in bfloat16 (so the losses differ from
+    float32's), the weights and the recorded losses float32, the setting saved and refused when
+    unknown."""
+    from autoencode.errors import ConfigError
+
+    options = {"epochs": 1, "batch_size": 16, "progress": False}
+    full = train("stacked", tiny_data, tmp_path / "f", **options)
+    half = train("stacked", tiny_data, tmp_path / "h", precision="bf16", **options)
+    assert half.config.training.precision == "bf16"
+    assert all(p.dtype == torch.float32 for p in half.model.parameters())
+    assert (
+        np.isfinite(half.history[0]["loss"]) and half.history[0]["loss"] != full.history[0]["loss"]
+    )
+    assert abs(half.history[0]["val_loss"] - full.history[0]["val_loss"]) < 0.05
+    with pytest.raises(ConfigError, match="precision"):
+        train("stacked", tiny_data, tmp_path / "x", precision="fp8", **options)

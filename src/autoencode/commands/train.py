@@ -86,7 +86,7 @@ def resolve(preset: str | None, model: ModelConfig | dict | None,
     """The model and training settings a call asks for, once: the preset's (or the defaults),
     changed by ``model``, ``training`` and ``overrides``; the model sized to the images."""
     chosen = get_preset(preset) if preset else None
-    model_config = _model_config(chosen.model if chosen else None, model)
+    model_config = _model_config(chosen.model_for(image_shape) if chosen else None, model)
     training = (training or (chosen.training if chosen else TrainingConfig())).with_overrides(
         **overrides
     )

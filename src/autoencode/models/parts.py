@@ -68,19 +68,23 @@ class DenseEncoder:
 class ConvEncoder:
     """One stage per entry of ``filters``, each halving the image: a ``same`` convolution then a
     2×2 max-pool (``downsample`` pool: sides floor(side / 2)), or a convolution of stride 2
-    (``stride``: sides ceil(side / 2))."""
+    (``stride``: sides ceil(side / 2)). ``codings``: then a dense layer from the last stage's
+    block to that many codings (flat, compact ones; without it the block is the codings)."""
 
     kind: ClassVar[str] = "conv"
     filters: tuple[int, ...] = (16, 32, 64)
     kernel_size: int = 3
     activation: str = "selu"
     downsample: str = "pool"
+    codings: int | None = None
 
     def __post_init__(self):
         typed.check_fields(self)
         check_conv_stages(self.filters, self.kernel_size, self.activation, "encoder filters")
         if self.downsample not in ("pool", "stride"):
             raise ConfigError(f"downsample must be pool or stride, got {self.downsample!r}")
+        if self.codings is not None:
+            check_sizes("encoder codings", (self.codings,))
 
     def sizes(self, hw: tuple[int, int]) -> list[tuple[int, int]]:
         """Height and width of the input and after each stage."""
@@ -104,7 +108,11 @@ class ConvEncoder:
             else:
                 layers.append(Conv(previous, f, k, act, stride=2))
             previous = f
-        return nn.Sequential(*layers), (self.filters[-1], *self.sizes((h, w))[-1])
+        block = (self.filters[-1], *self.sizes((h, w))[-1])
+        if self.codings is None:
+            return nn.Sequential(*layers), block
+        layers += [nn.Flatten(), Dense(math.prod(block), self.codings, act)]
+        return nn.Sequential(*layers), (self.codings,)
 
 
 class TiedDense(nn.Module):

@@ -34,6 +34,9 @@ def _adamw(params, lr, beta_1=0.9, beta_2=0.999, eps=1e-7, weight_decay=0.004):
 
 OPTIMIZERS = {"sgd": _sgd, "rmsprop": _rmsprop, "adam": _adam, "adamw": _adamw}
 SCHEDULES = ("constant", "onecycle")
+# bf16: the forward pass under torch.autocast in bfloat16 (matrix products and convolutions;
+# the loss, the weights, their gradients and the optimizer stay float32)
+PRECISIONS = ("float32", "bf16")
 # torch.optim.lr_scheduler.OneCycleLR's defaults: a quarter-cosine up from lr / 25 over the first
 # 30% of the steps, then down to lr / 25 / 1e4 at the last
 ONECYCLE = {"warmup": 0.3, "div": 25.0, "final_div": 1e4}
@@ -51,6 +54,7 @@ class TrainingConfig:
     seed: int = 42
     freeze: tuple[str, ...] = ()  # parameters (names, or their prefixes) kept as they are
     schedule: str = "constant"  # the learning rate over the steps: constant, or onecycle
+    precision: str = "float32"  # float32, or bf16 (autocast: see PRECISIONS)
 
     def __post_init__(self):
         typed.check_fields(self)
@@ -67,6 +71,9 @@ class TrainingConfig:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown {{parameter}} {self.schedule!r}: expected one of "
                               f"{', '.join(SCHEDULES)}", parameter="schedule")  # fmt: skip
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown {{parameter}} {self.precision!r}: expected one of "
+                              f"{', '.join(PRECISIONS)}", parameter="precision")  # fmt: skip
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown {{parameter}} {self.optimizer!r}: expected one of "
                               f"{', '.join(OPTIMIZERS)}", parameter="optimizer")  # fmt: skip

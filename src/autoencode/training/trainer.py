@@ -9,6 +9,7 @@ process group, DDP wrapper) is set up before, by ``training.setup``; what happen
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -208,7 +209,8 @@ class Trainer:
     def _step(self, x: torch.Tensor, targets: list[torch.Tensor], sums: dict) -> None:
         """One optimizer step on a batch; its loss terms added to ``sums`` (weighted by the
         batch's size, summed on the device)."""
-        out = self.network(x, *targets)
+        with self._precision():
+            out = self.network(x, *targets)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         self.optimizer.step()
@@ -217,6 +219,12 @@ class Trainer:
                 sums[name].add_(value.detach(), alpha=len(x))
             else:
                 sums[name] = value.detach() * len(x)
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        """The forward pass's precision: bf16 autocast when asked (validation stays float32)."""
+        if self.config.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _after_step(self, step: int, steps: int, sums: dict, order_state: torch.Tensor,
                     last_checkpoint: float) -> float:  # fmt: skip

@@ -20,7 +20,9 @@ LOSSES = ("bce", "mse")
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, loss: str = "bce") -> torch.Tensor:
-    """BCE from logits (Keras' BCE without its clipping), or MSE of the sigmoid, averaged."""
+    """BCE from logits (Keras' BCE without its clipping), or MSE of the sigmoid, averaged; in
+    float32 whatever precision the logits come in (bf16 under autocast)."""
+    logits = logits.float()
     if loss == "bce":
         return F.binary_cross_entropy_with_logits(logits, x)
     return F.mse_loss(torch.sigmoid(logits), x)

@@ -1,0 +1,484 @@
+"""Roofline: how much of this machine's arithmetic peak each preset's training step reaches, and
+where the rest of its time goes.
+
+The peak is measured here, through torch, with the threads the trainer would use (every core the
+process may run on): a large float32 matrix product (``torch.mm`` of two n × n matrices, 2n³
+FLOPs) and a large channels-last convolution (``F.conv2d``, batch 32, 128 → 128 channels, 56 × 56,
+3 × 3: 2·N·Cout·H·W·Cin·k² FLOPs); each is warmed up, then timed over several repetitions, and
+its best repetition is its rate; the peak is the larger of the two. A large tensor copy gives the
+memory bandwidth (bytes read + written per second) beside it. The same is measured at each thread
+count a preset trains with, so a preset on one thread is also read against a one-thread peak.
+
+For each preset, its model (``build_model``, in its memory format), its optimizer and a batch of
+its batch size of random images, one training step is the trainer's (``Trainer._step``): forward,
+``zero_grad(set_to_none=True)``, backward, ``optimizer.step()``, on ``auto_threads`` threads. Its
+FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
+convolutions, forward and backward; elementwise ops count nothing); after warm-up steps its time
+is the median of at least ``--steps`` steps (and ``--seconds`` of them); achieved FLOP/s is FLOPs
+per step over that median, and its share of the peak is that over the peak. Then
+``torch.profiler`` records ``--profile-steps`` steps, and the profiled step's time is split
+(each op's self time, attributed to the outermost op the Python code called):
+
+- FLOP ops: matrix products and convolutions (``linear``, ``addmm``, ``mm``, ``conv2d``,
+  ``convolution_backward``, the mkldnn / cuDNN kernels, and the ops inside them);
+- elementwise + loss: every other op of the forward and backward passes (activations, the loss,
+  views, reductions, allocations);
+- optimizer: ``Optimizer.zero_grad`` and ``Optimizer.step`` from their start to their end, their
+  Python loop included (on a GPU: their kernels' time);
+- outside ops: the rest of the step, time in no op at all: Python, the autograd engine and the
+  dispatcher between ops (on a GPU: the time the GPU waits, launch-bound). Its microseconds per
+  step are the framework's overhead.
+
+The four are fractions of the profiled step, which the profiler itself lengthens somewhat (both
+step times are written). ``--repeat N`` measures everything N times and gives each preset's
+spread (max / min − 1) of achieved FLOP/s and share; the table shows the median repetition.
+
+    python benchmarks/roofline.py                    # the README's table, about a minute
+    python benchmarks/roofline.py --repeat 2         # ... with its run-to-run spread
+    python benchmarks/roofline.py --device cuda      # the same on a GPU, when one is lent
+    python benchmarks/roofline.py --smoke --out /tmp/r.json   # tiny sizes, seconds
+
+Writes benchmarks/results/roofline.json (the machine: torch, threads, CPU model, device; the peak
+measurements; each preset's row of every repetition) and prints the table as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+SEED = ["stacked", "conv", "vae"]
+FAST = ["stacked-fast", "conv-fast", "vae-fast"]
+SMOKE_PRESETS = ["stacked", "conv"]
+# sizes of the peak measurements: matrix side; conv (batch, channels, side); copied float32s
+SIZES = {
+    "cpu": {"mm": 2048, "conv": (32, 128, 56), "copy": 64 * 2**20},
+    "cuda": {"mm": 8192, "conv": (128, 256, 56), "copy": 256 * 2**20},
+    "smoke": {"mm": 256, "conv": (2, 16, 16), "copy": 2**20},
+}
+# an op whose name holds one of these does arithmetic FlopCounterMode counts (aten::mm, addmm,
+# bmm, baddbmm, linear, matmul, conv2d, convolution, convolution_backward, mkldnn_convolution ...)
+FLOP_OPS = ("mm", "linear", "matmul", "conv", "einsum")
+OPTIMIZER_RANGES = ("Optimizer.step", "Optimizer.zero_grad")
+STEP_RANGE = "roofline.step"
+GIVE_UP_S = 20.0
+CATEGORIES = ("flop_ops", "elementwise_loss", "optimizer", "outside_ops")
+
+
+# -- timing ---------------------------------------------------------------------------------------
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device, reps: int, seconds: float, warmup: int = 1, most: int = 100_000) -> list:
+    """Seconds per call of ``fn``: ``warmup`` calls untimed, then at least ``reps`` calls and
+    ``seconds`` of them (at most ``most``); but no more than 3 calls once ``GIVE_UP_S`` have
+    passed (a core taken by another process can make every call of a threaded op 50× slower)."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times: list[float] = []
+    began = time.perf_counter()
+    while len(times) < most and (len(times) < reps or time.perf_counter() - began < seconds):
+        if len(times) >= 3 and time.perf_counter() - began > GIVE_UP_S:
+            break
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+class OthersLoad:
+    """The share of this machine's cores that other processes kept busy while it was open
+    (from /proc/stat, less this process's own CPU time); None where there is no /proc/stat. A
+    measurement made while it is more than a few percent is not this machine's."""
+
+    def __enter__(self):
+        self.value = None
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._read()
+        if self._start and end:
+            (busy0, ours0, wall0), (busy1, ours1, wall1) = self._start, end
+            cpus = os.cpu_count() or 1
+            self.value = max(((busy1 - busy0) - (ours1 - ours0)) / ((wall1 - wall0) * cpus), 0.0)
+
+    @staticmethod
+    def _read():
+        stat = Path("/proc/stat")
+        if not stat.exists():
+            return None
+        fields = [int(v) for v in stat.read_text().splitlines()[0].split()[1:]]
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # not idle
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+
+def _rate(work: float, times: list[float]) -> dict:
+    """Work per second (in units of 1e9) at the best and the median call."""
+    return {"best_s": min(times), "median_s": statistics.median(times), "reps": len(times),
+            "best_g": work / min(times) / 1e9,
+            "median_g": work / statistics.median(times) / 1e9}  # fmt: skip
+
+
+# -- the peak -------------------------------------------------------------------------------------
+def measure_peak(device, threads: int, sizes: dict, reps: int, seconds: float) -> dict:
+    """The matrix product's and the convolution's GFLOP/s, the copy's GB/s, on ``threads``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    n, (batch, channels, side) = sizes["mm"], sizes["conv"]
+    mm = _rate(2 * n**3, timed(_matmul(n, device), device, reps, seconds))
+    flops = 2 * batch * channels * side * side * channels * 9
+    conv = _rate(flops, timed(_conv(batch, channels, side, device), device, reps, seconds))
+    copy = _rate(2 * 4 * sizes["copy"], timed(_copy(sizes["copy"], device), device, reps, seconds))
+    return {"threads": threads,
+            "mm": {"n": n, "gflops": mm["best_g"], "median_gflops": mm["median_g"], **mm},
+            "conv": {"shape": [batch, channels, side, side], "kernel": 3, "gflops": conv["best_g"],
+                     "median_gflops": conv["median_g"], **conv},
+            "copy": {"floats": sizes["copy"], "gbps": copy["best_g"],
+                     "median_gbps": copy["median_g"], **copy},
+            "peak_gflops": max(mm["best_g"], conv["best_g"])}  # fmt: skip
+
+
+def _matmul(n: int, device):
+    import torch
+
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return lambda: torch.mm(a, b)
+
+
+def _conv(batch: int, channels: int, side: int, device):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(batch, channels, side, side, device=device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(channels, channels, 3, 3, device=device)
+    w = w.contiguous(memory_format=torch.channels_last)
+    return lambda: F.conv2d(x, w, padding=1)
+
+
+def _copy(floats: int, device):  # float32s: 4 bytes read and 4 written each
+    import torch
+
+    src = torch.rand(floats, device=device)
+    dst = torch.empty_like(src)
+    return lambda: dst.copy_(src)
+
+
+# -- one preset -----------------------------------------------------------------------------------
+def setup_preset(name: str, device, threads: int | None = None):
+    """The preset's model, optimizer and a batch, and its training step (the trainer's)."""
+    import torch
+
+    from autoencode.models.autoencoder import build_model
+    from autoencode.presets import get_preset
+    from autoencode.training.device import auto_threads
+
+    preset = get_preset(name)
+    torch.manual_seed(0)
+    model = build_model(preset.model)
+    model = model.to(device, memory_format=model.memory_format)
+    model.train()
+    optimizer = preset.training.make_optimizer(model.parameters())
+    batch = preset.training.batch_size
+    x = torch.rand(batch, *preset.model.input_shape, device=device)
+    x = x.contiguous(memory_format=model.memory_format)
+
+    def forward():
+        return model(x)
+
+    def step(out=None):
+        out = model(x) if out is None else out
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        optimizer.step()
+
+    threads = threads or auto_threads(model, batch)
+    return {"model": model, "batch": batch, "threads": threads, "forward": forward, "step": step,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "optimizer": preset.training.optimizer}  # fmt: skip
+
+
+def count_flops(setup: dict) -> dict:
+    """FLOPs of one step, forward and forward + backward (FlopCounterMode), per image too."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        out = setup["forward"]()
+        forward = counter.get_total_flops()
+        setup["step"](out)
+        total = counter.get_total_flops()
+        by_op = {str(op): n for op, n in counter.get_flop_counts().get("Global", {}).items()}
+    batch = setup["batch"]
+    return {"step": total, "forward": forward, "per_image": total / batch,
+            "forward_per_image": forward / batch, "by_op": by_op}  # fmt: skip
+
+
+def _category(event) -> str:
+    """An op's category: that of the outermost op above it (the one Python called), or the
+    optimizer's when inside ``Optimizer.step`` / ``zero_grad``."""
+    outermost, parent = event, event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith(OPTIMIZER_RANGES):
+            return "optimizer"
+        if parent.name.startswith("aten::"):
+            outermost = parent
+        parent = parent.cpu_parent
+    name = outermost.name.removeprefix("aten::")
+    return "flop_ops" if any(k in name for k in FLOP_OPS) else "elementwise_loss"
+
+
+def profile_steps(setup: dict, device, steps: int) -> dict:
+    """``steps`` steps under torch.profiler: the step's time split into the four categories
+    (fractions of the profiled step), the framework's overhead per step, the top 5 ops."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    _sync(device)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            with record_function(STEP_RANGE):
+                setup["step"]()
+                _sync(device)
+
+    def own(e) -> float:  # an event's (or an average's) own µs: CPU self time, or its kernels'
+        return e.self_device_time_total if gpu else e.self_cpu_time_total
+
+    events = [e for e in prof.events() if e.device_type == DeviceType.CPU]
+    step_us = sum(e.cpu_time_total for e in events if e.name == STEP_RANGE)
+    spent = dict.fromkeys(CATEGORIES, 0.0)
+    for e in events:
+        if e.name.startswith(OPTIMIZER_RANGES):
+            if not gpu and not _inside(e, OPTIMIZER_RANGES):
+                spent["optimizer"] += e.cpu_time_total  # its whole span, Python included
+        elif e.name.startswith("aten::"):
+            category = _category(e)
+            if category != "optimizer" or gpu:
+                spent[category] += own(e)
+    spent["outside_ops"] = max(step_us - sum(spent.values()), 0.0)
+    shares = {k: v / step_us for k, v in spent.items()}
+    averages = sorted((a for a in prof.key_averages() if a.key != STEP_RANGE), key=own,
+                      reverse=True)  # fmt: skip
+    top = [{"op": a.key, "calls_per_step": a.count / steps,
+            "self_us_per_step": own(a) / steps, "share": own(a) / step_us}
+           for a in averages[:5]]  # fmt: skip
+    ops = sum(a.count for a in prof.key_averages() if a.key.startswith("aten::")) / steps
+    return {"steps": steps, "profiled_step_ms": step_us / steps / 1e3, "shares": shares,
+            "us_per_step": {k: v / steps for k, v in spent.items()},
+            "overhead_us_per_step": spent["outside_ops"] / steps, "aten_ops_per_step": ops,
+            "top_ops": top}  # fmt: skip
+
+
+def _inside(event, names: tuple[str, ...]) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith(names):
+            return True
+        parent = parent.cpu_parent
+    return False
+
+
+def measure_preset(name: str, device, peaks: dict, args) -> dict:
+    """One preset's row: FLOPs, step time, achieved GFLOP/s, shares of the peak, the profile."""
+    import torch
+
+    setup = setup_preset(name, device, args.threads)
+    torch.set_num_threads(setup["threads"])
+    setup["step"]()  # the first step builds the optimizer's state and the mkldnn primitives
+    flops = count_flops(setup)
+    times = timed(setup["step"], device, args.steps, args.seconds, warmup=args.warmup)
+    step_s = statistics.median(times)
+    achieved = flops["step"] / step_s / 1e9
+    profiled = profile_steps(setup, device, args.profile_steps)
+    peak, own = peaks["peak_gflops"], peaks["at_threads"][setup["threads"]]["peak_gflops"]
+    return {"preset": name, "batch": setup["batch"], "threads": setup["threads"],
+            "parameters": setup["parameters"], "optimizer": setup["optimizer"], "flops": flops,
+            "step_ms": step_s * 1e3, "step_ms_best": min(times) * 1e3, "steps_timed": len(times),
+            "achieved_gflops": achieved, "share_of_peak": achieved / peak,
+            "share_of_peak_at_threads": achieved / own, "profile": profiled}  # fmt: skip
+
+
+# -- the whole measurement ------------------------------------------------------------------------
+def measure(args, device, sizes: dict, presets: list[str]) -> dict:
+    """The peak (on every core, and at each thread count a preset uses), then every preset."""
+    from autoencode.training.device import available_cores
+
+    cores = available_cores()
+    wanted = {cores}
+    for name in presets:  # the thread counts the presets will use
+        wanted.add(setup_preset(name, device, args.threads)["threads"])
+    at = {}
+    for t in sorted(wanted, reverse=True):
+        with OthersLoad() as others:
+            at[t] = measure_peak(device, t, sizes, args.peak_reps, args.peak_seconds)
+        at[t]["others_load"] = others.value
+    peaks = {"threads": cores, "peak_gflops": at[cores]["peak_gflops"], "at_threads": at}
+    rows = []
+    for name in presets:
+        with OthersLoad() as others:
+            rows.append(measure_preset(name, device, peaks, args))
+        rows[-1]["others_load"] = others.value
+    return {"peak": peaks, "rows": rows}
+
+
+def spread(values: list[float]) -> float:
+    return max(values) / min(values) - 1 if min(values) > 0 else float("nan")
+
+
+def summarise(runs: list[dict], presets: list[str]) -> list[dict]:
+    """Per preset: the median repetition's row (by achieved GFLOP/s), the spread over all."""
+    table = []
+    for i in range(len(presets)):
+        rows = sorted((run["rows"][i] for run in runs), key=lambda r: r["achieved_gflops"])
+        row = dict(rows[(len(rows) - 1) // 2])
+        row["repeats"] = len(rows)
+        row["spread"] = {"achieved_gflops": spread([r["achieved_gflops"] for r in rows]),
+                         "share_of_peak": spread([r["share_of_peak"] for r in rows]),
+                         "step_ms": spread([r["step_ms"] for r in rows])}  # fmt: skip
+        table.append(row)
+    return table
+
+
+def machine(device) -> dict:
+    import torch
+
+    from autoencode.training.device import available_cores
+
+    cpu = None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+        cpu = names[0] if names else None
+    info = {"torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "cpu": cpu or platform.processor() or None,
+            "cores": available_cores(), "torch_threads_default": torch.get_num_threads(),
+            "mkldnn": torch.backends.mkldnn.is_available(), "device": str(device),
+            "device_name": cpu}  # fmt: skip
+    if device.type == "cuda":
+        info["device_name"] = torch.cuda.get_device_name(device)
+        info["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32,
+                        "cudnn": torch.backends.cudnn.allow_tf32}  # fmt: skip
+    return info
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _load(x: float | None) -> str:
+    return "?" if x is None else _pct(x)
+
+
+def markdown(report: dict) -> str:
+    peak = report["peak"]
+    at = peak["at_threads"][peak["threads"]]
+    repeated = report["settings"]["repeat"] > 1
+    lines = [f"Peak on {peak['threads']} thread(s), {report['machine']['device_name']}: "
+             f"mm {at['mm']['n']}² {at['mm']['gflops']:.1f} GFLOP/s, conv "
+             f"{'×'.join(map(str, at['conv']['shape']))} 3×3 {at['conv']['gflops']:.1f} GFLOP/s, "
+             f"copy {at['copy']['gbps']:.1f} GB/s (others' load {_load(at['others_load'])}).",
+             ""]  # fmt: skip
+    for t, p in peak["at_threads"].items():
+        if t != peak["threads"]:
+            lines[0] += (f" On {t} thread(s): mm {p['mm']['gflops']:.1f}, "
+                         f"conv {p['conv']['gflops']:.1f} GFLOP/s.")  # fmt: skip
+    head = ["preset", "batch", "threads", "MFLOP/image", "step ms", "achieved GFLOP/s",
+            "share of peak (at its threads)", "FLOP ops", "elementwise+loss", "optimizer",
+            "outside ops", "overhead µs/step", "others' load"]  # fmt: skip
+    if repeated:
+        head.append("spread")
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["table"]:
+        s = r["profile"]["shares"]
+        cells = [f"`{r['preset']}`", str(r["batch"]), str(r["threads"]),
+                 f"{r['flops']['per_image'] / 1e6:.2f}", f"{r['step_ms']:.2f}",
+                 f"{r['achieved_gflops']:.2f}",
+                 f"{_pct(r['share_of_peak'])} ({_pct(r['share_of_peak_at_threads'])})",
+                 *(_pct(s[k]) for k in CATEGORIES),
+                 f"{r['profile']['overhead_us_per_step']:.0f}",
+                 _load(r["others_load"])]  # fmt: skip
+        if repeated:
+            cells.append(_pct(r["spread"]["achieved_gflops"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    loads = [r["others_load"] for r in report["table"]] + [at["others_load"]]
+    if any(x is not None and x > 0.05 for x in loads):
+        lines.append("\nOther processes kept over 5% of the cores busy during some of these "
+                     "measurements (others' load): those rows are not this machine's; rerun them "
+                     "on a quiet one.")  # fmt: skip
+    lines.append("")
+    for r in report["table"]:
+        top = ", ".join(f"{t['op']} {_pct(t['share'])}" for t in r["profile"]["top_ops"])
+        lines.append(f"- `{r['preset']}` top ops by self time: {top}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", help="default: stacked conv vae + the fast ones")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, help="every preset on these threads (default: "
+                        "the trainer's choice, auto_threads)")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="measure everything N times")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps, at least")
+    parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds, at least")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--profile-steps", type=int, default=10)
+    parser.add_argument("--peak-reps", type=int, default=5)
+    parser.add_argument("--peak-seconds", type=float, default=1.0)
+    parser.add_argument("--smoke", action="store_true", help="tiny peak sizes, 3 timed steps, "
+                        "stacked and conv: seconds")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "roofline.json")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps, args.seconds, args.warmup, args.profile_steps = 3, 0.0, 1, 2
+        args.peak_reps, args.peak_seconds = 3, 0.0
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
+    device = torch.device(args.device)
+    presets = args.presets or (SMOKE_PRESETS if args.smoke else SEED + FAST)
+    sizes = SIZES["smoke" if args.smoke else args.device]
+    started, threads = time.perf_counter(), torch.get_num_threads()
+    try:
+        runs = [measure(args, device, sizes, presets) for _ in range(args.repeat)]
+    finally:
+        torch.set_num_threads(threads)
+    peaks = [run["peak"] for run in runs]
+    peak = sorted(peaks, key=lambda p: p["peak_gflops"])[(len(peaks) - 1) // 2]
+    names = ("device", "threads", "repeat", "steps", "seconds", "warmup", "profile_steps",
+             "peak_reps", "peak_seconds", "smoke")  # fmt: skip
+    settings = {k: getattr(args, k) for k in names}
+    report = {"machine": machine(device), "settings": {**settings, "presets": presets,
+                                                       "sizes": sizes},
+              "peak": peak, "peak_spread": spread([p["peak_gflops"] for p in peaks]),
+              "table": summarise(runs, presets), "runs": runs,
+              "wall_s": time.perf_counter() - started}  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    print(markdown(report))
+    print(f"wall time {report['wall_s']:.0f} s; {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

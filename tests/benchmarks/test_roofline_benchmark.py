@@ -1,0 +1,54 @@
+"""benchmarks/roofline.py in its smallest setting (tiny peak sizes, 3 timed steps, the stacked
+and conv presets): FLOPs counted as the layers say, the profile's shares a whole, the table."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "roofline.py"
+
+# The stacked AE's four dense layers, 784→100→30 | 30→100→784: multiply-adds per image of one
+# forward pass (FlopCounterMode counts 2 FLOPs a multiply-add, for addmm and mm; the biases,
+# activations and the loss count nothing).
+LAYERS = [(784, 100), (100, 30), (30, 100), (100, 784)]
+FORWARD = 2 * sum(i * o for i, o in LAYERS)  # 2 × 162,800
+# Backward: every layer's weight gradient (one mm each: as much as its forward) and the input
+# gradient of every layer but the first (the images do not require grad, so autograd skips
+# that mm): 2 × 162,800 + 2 × (3,000 + 3,000 + 78,400), not the rule of thumb's 2 × forward.
+BACKWARD = FORWARD + 2 * sum(i * o for i, o in LAYERS[1:])
+STACKED_PER_IMAGE = FORWARD + BACKWARD  # 820,000 (the rule of thumb's 3 × forward: 976,800)
+
+
+def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("roofline_benchmark", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "roofline.json"
+    report = bench.main(["--smoke", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    rows = {r["preset"]: r for r in saved["table"]}
+    assert set(rows) == {"stacked", "conv"} and report["table"][0]["preset"] == "stacked"
+    peak = saved["peak"]
+    assert peak["peak_gflops"] > 0 and saved["machine"]["torch"]
+    for p in peak["at_threads"].values():
+        assert p["mm"]["gflops"] > 0 and p["conv"]["gflops"] > 0 and p["copy"]["gbps"] > 0
+    assert str(peak["threads"]) in peak["at_threads"]
+
+    stacked, conv = rows["stacked"], rows["conv"]
+    assert abs(stacked["flops"]["per_image"] / STACKED_PER_IMAGE - 1) < 0.10
+    assert abs(stacked["flops"]["forward_per_image"] / FORWARD - 1) < 0.10
+    assert conv["flops"]["per_image"] > stacked["flops"]["per_image"] > 0
+    assert any("conv" in op for op in conv["flops"]["by_op"])
+    for row in rows.values():
+        assert row["step_ms"] > 0 and row["achieved_gflops"] > 0 and row["share_of_peak"] > 0
+        assert str(row["threads"]) in peak["at_threads"] and row["batch"] == 32
+        shares = row["profile"]["shares"]
+        assert set(shares) == set(bench.CATEGORIES)
+        assert all(0 <= s <= 1 for s in shares.values())
+        assert abs(sum(shares.values()) - 1) < 0.02
+        assert shares["flop_ops"] > 0 and shares["optimizer"] > 0
+        assert row["profile"]["overhead_us_per_step"] >= 0 and len(row["profile"]["top_ops"]) == 5
+        assert row["spread"]["achieved_gflops"] == 0  # one repetition
+    printed = capsys.readouterr().out
+    assert "| preset | batch | threads | MFLOP/image |" in printed
+    assert "| `stacked` | 32 | " in printed and "| `conv` | 32 | " in printed
