@@ -191,3 +191,15 @@ def requests_of(browser, page_uri: str) -> list[str]:
             if e["method"] == "Network.requestWillBeSent"
             and e["params"].get("documentURL") == page_uri
             and e["params"]["request"]["url"] != page_uri]  # fmt: skip
+
+
+def benchmark_script(name: str):
+    """``benchmarks/NAME.py`` loaded as a module (benchmarks are scripts, not a package), for the
+    tests that run one in its smallest setting."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

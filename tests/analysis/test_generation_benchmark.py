@@ -1,19 +1,16 @@
 """benchmarks/generation.py in its smallest setting (tiny synthetic data, 1 epoch, 2 seeds): the
 whole path the README's generation table comes from, every row of its plan present and scored."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "generation.py"
+from conftest import benchmark_script
 
 
 def test_the_generation_benchmark_runs_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("generation_benchmark", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("generation")
     out = tmp_path / "generation.json"
     report = bench.main(["--smoke", "--out", str(out)])
     saved = json.loads(out.read_text())

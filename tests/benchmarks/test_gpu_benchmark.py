@@ -1,18 +1,14 @@
 """benchmarks/gpu.py with --device cpu --smoke: the script a lent GPU runs in one call, known to
 run end to end (every preset, both precisions, a finite loss and a peak memory each)."""
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "gpu.py"
+from conftest import benchmark_script
 
 
 def test_the_gpu_script_runs_on_the_cpu_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("gpu_benchmark", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("gpu")
     out = tmp_path / "gpu.json"
     bench.main(["--device", "cpu", "--smoke", "--out", str(out),
                 "--baseline", str(tmp_path / "none.json")])  # fmt: skip

@@ -1,11 +1,9 @@
 """benchmarks/roofline.py in its smallest setting (tiny peak sizes, 3 timed steps, the stacked
 and conv presets): FLOPs counted as the layers say, the profile's shares a whole, the table."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "roofline.py"
+from conftest import benchmark_script
 
 # The stacked AE's four dense layers, 784→100→30 | 30→100→784: multiply-adds per image of one
 # forward pass (FlopCounterMode counts 2 FLOPs a multiply-add, for addmm and mm; the biases,
@@ -20,9 +18,7 @@ STACKED_PER_IMAGE = FORWARD + BACKWARD  # 820,000 (the rule of thumb's 3 × forw
 
 
 def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("roofline_benchmark", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("roofline")
     out = tmp_path / "roofline.json"
     report = bench.main(["--smoke", "--out", str(out)])
     saved = json.loads(out.read_text())
