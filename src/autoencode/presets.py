@@ -34,9 +34,8 @@ class Preset:
     description: str
     model: ModelConfig  # for its input_shape; a sized preset's is what ``sized`` makes of it
     training: TrainingConfig
-    sized: Callable[[tuple[int, int, int]], ModelConfig] | None = (
-        None  # its layers follow the image
-    )
+    # a preset whose layers follow the image: its model for an image shape
+    sized: Callable[[tuple[int, int, int]], ModelConfig] | None = None
 
     def model_for(self, image_shape: tuple[int, int, int]) -> ModelConfig:
         """The preset's model for images of ``image_shape`` ``(C, H, W)``."""
