@@ -59,6 +59,20 @@ def test_prepared_folder_is_the_folder_read_into_memory(folder, tmp_path):
     assert not (tmp_path / "data" / ".partial").exists()
 
 
+def test_all_of_prepared_data_is_its_file_in_order_without_a_copy(folder, tmp_path):
+    prepared.prepare(folder, tmp_path / "data", workers=1, progress=False)
+    data = load_dataset(tmp_path / "data")
+    everything = data.split("all")
+    on_disk = np.load(tmp_path / "data" / "images.npy", mmap_mode="r")
+    assert isinstance(everything.images, np.memmap) and len(everything) == 120
+    assert np.array_equal(everything.images, on_disk)  # row i: files.txt line i
+    assert np.array_equal(everything.labels, np.load(tmp_path / "data" / "labels.npy"))
+    assert np.array_equal(everything.images[12:], data.train.images)  # valid rows come first
+    smaller = data.subset(train=50)  # a subset is no longer the whole file
+    assert len(smaller.split("all")) == 12 + 50 and smaller.rows is None
+    assert data.subset().rows is data.rows
+
+
 def test_an_interrupted_prepare_goes_on_and_ends_as_an_uninterrupted_one(folder, tmp_path,
                                                                          monkeypatch):  # fmt: skip
     prepared.prepare(folder, tmp_path / "straight", workers=1, progress=False)

@@ -82,5 +82,5 @@ def _load(path: Path, manifest: dict) -> Dataset:
     return Dataset(
         name=Path(manifest["source"]).stem or path.name, train=split("train"),
         valid=split("valid"), test=split("test"), class_names=None if names is None else tuple(names),
-        source=str(path.resolve()), kind="prepared",
+        source=str(path.resolve()), kind="prepared", rows=Split(images, labels),
     )  # fmt: skip

@@ -105,10 +105,16 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     source: str = ""  # a built-in dataset's folder, or the file or folder the data came from
     kind: str = "memory"  # how to load it again: builtin, file, folder, prepared; memory: arrays from Python
+    # Every image in the data's own order, when it has one to give without a copy (prepared
+    # data: the mapped file's rows, row i = files.txt line i): what ``split("all")`` returns.
+    rows: Split | None = None
 
     def split(self, name: str) -> Split:
-        """One split by name: ``train``, ``valid``, ``test``, or ``all`` of them together
-        (valid, train, test: 70,000 for Fashion-MNIST)."""
+        """One split by name: ``train``, ``valid``, ``test``, or ``all`` of them together:
+        valid, train, test (70,000 for Fashion-MNIST), or for prepared data the file's rows in
+        order, memory-mapped (a million images are not copied into memory)."""
+        if name == "all" and self.rows is not None:
+            return self.rows
         if name == "all":
             parts = [s for s in (self.valid, self.train, self.test) if s is not None]
             labels = None
@@ -135,6 +141,7 @@ class Dataset:
             self.class_names,
             self.source,
             self.kind,
+            self.rows if train is None and valid is None else None,
         )
 
     @property
