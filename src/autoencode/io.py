@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,22 +167,40 @@ def npy_offset(path: Path) -> int:
 def csv_text(rows: list[dict], digits: int | None = None) -> str:
     """Rows (dicts) as CSV with a header of every key, in first-seen order; floats to ``digits``
     significant digits (by default all: they read back as the same floats)."""
-    import csv
     import io
 
-    columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: f"{v:.{digits}g}" if isinstance(v, float) and digits else v
-                         for k, v in row.items()})  # fmt: skip
+    _write_rows(buffer, list(dict.fromkeys(key for row in rows for key in row)), rows, digits)
     return buffer.getvalue()
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> Path:
     """Rows (dicts) as CSV (``csv_text``), floats to 6 digits."""
     return write_text(path, csv_text(rows, digits=6))
+
+
+def stream_csv(path: str | Path, rows: Iterable[dict], digits: int | None = None) -> Path:
+    """Rows (dicts with the first row's keys) written to a CSV file as they come, atomically:
+    a million rows never sit in memory together, as rows or as text."""
+    rows = iter(rows)
+    first = next(rows, None)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            if first is not None:
+                _write_rows(f, list(first), itertools.chain([first], rows), digits)
+
+    return atomic_write(path, write)
+
+
+def _write_rows(file, columns: list[str], rows: Iterable[dict], digits: int | None) -> None:
+    import csv
+
+    writer = csv.DictWriter(file, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.{digits}g}" if isinstance(v, float) and digits else v
+                         for k, v in row.items()})  # fmt: skip
 
 
 def read_json(path: str | Path) -> dict:

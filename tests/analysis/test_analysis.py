@@ -13,6 +13,7 @@ from autoencode.analysis.metrics import (
 from autoencode.cli.main import main
 from autoencode.errors import AutoencodeError, ConfigError
 from autoencode.figures import map_figure, spread_points
+from autoencode.io import csv_text, stream_csv
 from conftest import assert_gray, read_png, synthetic_images
 
 
@@ -83,6 +84,24 @@ def test_write_codings_csv_and_npy(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), codings)
     with pytest.raises(AutoencodeError, match=r"expected a \.npy or \.csv"):
         write_codings(tmp_path / "c.txt", codings)
+
+
+def test_rows_streamed_to_csv_are_the_csv_of_the_rows(tmp_path):
+    rows = [{"index": i, "score": i / 3, "class": "a,b" if i else "x"} for i in range(5)]
+    taken = []
+
+    def one_at_a_time():
+        for row in rows:
+            taken.append(row)
+            yield row
+
+    stream_csv(tmp_path / "s.csv", one_at_a_time())
+    assert (tmp_path / "s.csv").read_text() == csv_text(rows) and len(taken) == 5
+    assert csv_text(rows).splitlines()[1] == "0,0.0,x"  # every digit: read back the same floats
+    assert float(csv_text(rows).splitlines()[2].split(",")[1]) == 1 / 3
+    stream_csv(tmp_path / "empty.csv", iter([]))
+    assert (tmp_path / "empty.csv").read_text() == ""
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def cli(capsys, *argv):

@@ -114,6 +114,16 @@ def test_search_by_image_file(run, tmp_path, capsys):
     assert code == 2 and "query 30: outside the split (0 to 29)" in err
 
 
+def test_codings_and_errors_are_one_pass_of_encode_and_reconstruct(run):
+    images = run.load_dataset().test.images
+    codings, errors = run.codings_and_errors(images, batch_size=7)  # batches of unequal size
+    # another batch size rounds apart in the last float32 digits, nothing more
+    np.testing.assert_allclose(codings, run.encode(images).reshape(len(images), -1), atol=1e-5)
+    by_hand = ((run.reconstruct(images).astype(np.float64) - images / 255.0) ** 2).mean((1, 2))
+    np.testing.assert_allclose(errors, by_hand, rtol=1e-5)
+    assert codings.dtype == np.float32 and errors.dtype == np.float64
+
+
 def test_scores_and_their_threshold(run, tmp_path):
     result = ae.save_scores(run, "test", by="both", fpr=0.1, out=tmp_path / "s.csv",
                             figure=tmp_path / "a.png")  # fmt: skip

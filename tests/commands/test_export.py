@@ -90,17 +90,23 @@ TOLERANCES = [("stacked", 1e-5), ("conv", 1e-5), ("vae", 1e-4)]
 @pytest.mark.parametrize(("preset", "tolerance"), TOLERANCES)
 def test_the_scorer_takes_png_pixels_and_scores_as_autoencode_score(preset, tolerance, tiny_run,
                                                                      tmp_path):  # fmt: skip
-    """The issue's 1e-5 for the stacked and conv runs; the tiny VAE's codings are so close to
-    each other (distances' spread 0.036) that the float32 encoders' rounding shows at 1.6e-5."""
+    """The issue's 1e-5 for the stacked and conv runs' signals; the tiny VAE's codings are so
+    close to each other (distances' spread 0.036) that the float32 encoders' rounding shows at
+    1.6e-5. The score divides each signal by its spread on the validation split, and so does
+    its tolerance: a spread of 0.011 (the tiny conv run's distances) turns the encoders' 2e-7
+    apart into 1e-5 (on Fashion-MNIST: 1e-6, ``benchmarks/scorer_export.py``)."""
     import csv
 
     import autoencode as ae
+    from autoencode.analysis.anomaly import fit_scorer
 
     run = tiny_run(preset)
     scored = ae.save_scores(run, "test", by="both", fpr=0.25, k=3)
     done = export_onnx(run, part="scorer")  # the rule, k and fpr of that score
     assert (done["by"], done["k"], done["fpr"]) == ("both", 3, 0.25)
-    assert done["threshold"] == scored["threshold"] and done["max_abs_difference"] < tolerance
+    spreads = fit_scorer(load_run(run), load_run(run).load_dataset(), k=3).valid
+    on_score = tolerance * max(1.0, np.mean([1 / spreads[s].std() for s in spreads]))
+    assert done["threshold"] == scored["threshold"] and done["max_abs_difference"] < on_score
     images = png_round_trip(load_run(run).load_dataset().test.images, tmp_path / "png")
     assert images.dtype == np.uint8 and images.ndim == 3
     got = scorer_outputs(done["path"], images)
@@ -109,9 +115,10 @@ def test_the_scorer_takes_png_pixels_and_scores_as_autoencode_score(preset, tole
     for output, column in [("score", "score"), ("reconstruction", "reconstruction"),
                            ("codings_distance", "codings")]:  # fmt: skip
         expected = np.array([float(row[column]) for row in rows])
-        np.testing.assert_allclose(got[output], expected, rtol=0, atol=tolerance)
+        atol = on_score if output == "score" else tolerance
+        np.testing.assert_allclose(got[output], expected, rtol=0, atol=atol)
     flagged = np.array([row["flagged"] == "1" for row in rows])
-    clear = np.abs(got["score"] - scored["threshold"]) > tolerance  # the tiny test split is part
+    clear = np.abs(got["score"] - scored["threshold"]) > on_score  # the tiny test split is part
     np.testing.assert_array_equal(got["flagged"][clear], flagged[clear])  # of valid: one's on it
     assert clear.sum() >= len(rows) - 1
     np.testing.assert_allclose(got["codings"], load_run(run).encode(images), atol=1e-4)

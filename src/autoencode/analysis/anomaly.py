@@ -43,12 +43,7 @@ def check_fpr(fpr: float | None) -> float | None:
 
 def reconstruction_errors(run, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Each image's mean squared reconstruction error, pixels in [0, 1] (float64)."""
-    errors = []
-    for s in range(0, len(images), batch_size):
-        batch = images[s : s + batch_size]
-        out = run.reconstruct(batch, batch_size).reshape(len(batch), -1).astype(np.float64)
-        errors.append(((out - batch.reshape(len(batch), -1) / 255.0) ** 2).mean(1))
-    return np.concatenate(errors)
+    return run.codings_and_errors(images, batch_size)[1]
 
 
 @dataclass
@@ -62,10 +57,9 @@ class Scorer:
 
     def signals(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Both raw signals of ``images``: reconstruction error and distance to training codings."""
-        codings = embed(self.run, images)
+        codings, errors = self.run.codings_and_errors(images)  # the encoder once, not twice
         _, distances = nearest(codings, self.train_codings, self.k)
-        return {"reconstruction": reconstruction_errors(self.run, images),
-                "codings": distances.mean(1)}  # fmt: skip
+        return {"reconstruction": errors, "codings": distances.mean(1)}
 
     def combine(self, signals: dict[str, np.ndarray], by: str = "both") -> np.ndarray:
         """The score by one rule from the signals (``both``: standardised on validation, averaged)."""

@@ -29,14 +29,14 @@ def embed(run, images: np.ndarray, batch_size: int = 2000, progress: bool = Fals
 
     if len(images) == 0:
         raise DataError("no images to encode")
-    starts = range(0, len(images), batch_size)
-    parts = [
-        run.encode(images[s : s + batch_size], batch_size).reshape(
-            min(batch_size, len(images) - s), -1
-        )
-        for s in tqdm(starts, desc="codings", unit="batch", disable=None if progress else True)
-    ]
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    codings = None
+    for s in tqdm(range(0, len(images), batch_size), desc="codings", unit="batch",
+                  disable=None if progress else True):  # fmt: skip
+        part = run.encode(images[s : s + batch_size], batch_size)
+        if codings is None:  # made once: a million codings are not held twice to be joined
+            codings = np.empty((len(images), part[0].size), np.float32)
+        codings[s : s + len(part)] = part.reshape(len(part), -1)
+    return codings
 
 
 def tsne(codings: np.ndarray, seed: int = 42, n_jobs: int | None = None, tolerance: float = 0.2,

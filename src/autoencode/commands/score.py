@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from autoencode.analysis.anomaly import check_fpr, check_rule, fit_scorer
 from autoencode.data.datasets import SPLITS, named_images
 from autoencode.data.types import Dataset, Split
 from autoencode.figures import captioned_rows_figure, save_figure
-from autoencode.io import csv_text, write_text
+from autoencode.io import stream_csv
 from autoencode.run import Run, load_run
 
 
@@ -35,7 +36,7 @@ def save_scores(run: Run | str | Path, data: str = "test", *, by: str = "both",
     threshold = None if fpr is None else scorer.threshold(fpr, by)
     stem = data if data in SPLITS else Path(data).stem
     rows = _score_rows(chosen, classes, signals, scores, threshold)
-    csv = write_text(out or run.folder.scores_file(stem), csv_text(rows))  # every digit: exact
+    csv = stream_csv(out or run.folder.scores_file(stem), rows)  # every digit: exact
     run.folder.record("scoring", {"by": by, "k": k, "fpr": fpr, "threshold": threshold})
     png = save_figure(_anomaly_figure(chosen, scores, show), figure or run.folder.figure(f"anomalies_{stem}"))  # fmt: skip
     result = {"data": name, "by": by, "k": k, "images": len(scores), "csv": csv, "figure": png,
@@ -48,19 +49,18 @@ def save_scores(run: Run | str | Path, data: str = "test", *, by: str = "both",
 
 
 def _score_rows(chosen: Split, classes, signals: dict, scores: np.ndarray,
-                threshold: float | None) -> list[dict]:  # fmt: skip
-    rows = []
-    for i, score in enumerate(scores):
+                threshold: float | None) -> Iterator[dict]:  # fmt: skip
+    """The CSV's rows, one image at a time (a million of them are never in memory at once)."""
+    for i, score in enumerate(scores.tolist()):
         row: dict = {"index": i}
         if chosen.labels is not None:
             label = int(chosen.labels[i])
             row |= {"label": label, "class": classes[label] if classes and 0 <= label < len(classes) else str(label)}  # fmt: skip
         row |= {name: float(values[i]) for name, values in signals.items()}
-        row["score"] = float(score)
+        row["score"] = score
         if threshold is not None:
             row["flagged"] = int(score > threshold)
-        rows.append(row)
-    return rows
+        yield row
 
 
 def _anomaly_figure(chosen: Split, scores: np.ndarray, show: int):

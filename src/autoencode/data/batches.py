@@ -106,17 +106,22 @@ def images_on(images: np.ndarray, device: torch.device) -> torch.Tensor | Mapped
     return MappedImages(images, device) if FileRows.fits(images) else image_tensor(images, device)
 
 
-@torch.inference_mode()
-def apply_in_batches(
-    fn, images: np.ndarray, device: torch.device, batch_size: int = 1000
-) -> torch.Tensor:
-    """``fn`` over uint8 images in float batches on ``device`` (each converted when its turn
-    comes); the results joined on the CPU."""
+def batches(images: np.ndarray, device: torch.device, batch_size: int = 1000):
+    """uint8 ``(B, C, H, W)`` tensors on ``device``, ``batch_size`` images at a time, each read
+    when its turn comes (from the file, for a memory-mapped array: ``FileRows``)."""
     source = MappedImages(images, device) if FileRows.fits(images) else None
-    return torch.cat([
-        fn(to_float(source[i : i + batch_size] if source else image_tensor(images[i : i + batch_size], device))).cpu()
-        for i in range(0, len(images), batch_size)
-    ])  # fmt: skip
+    for i in range(0, len(images), batch_size):
+        rows = slice(i, i + batch_size)
+        yield source[rows] if source else image_tensor(images[rows], device)
+
+
+@torch.inference_mode()
+def apply_in_batches(fn, images: np.ndarray, device: torch.device, batch_size: int = 1000,
+                     memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:  # fmt: skip
+    """``fn`` over uint8 images in float batches on ``device`` (each converted when its turn
+    comes, to the model's ``memory_format``); the results joined on the CPU."""
+    return torch.cat([fn(to_float(batch).contiguous(memory_format=memory_format)).cpu()
+                      for batch in batches(images, device, batch_size)])  # fmt: skip
 
 
 def noisy_images(images: np.ndarray, noise: float, seed: int = 0) -> np.ndarray:
