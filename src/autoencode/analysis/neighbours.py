@@ -68,7 +68,9 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 def _candidates(queries: np.ndarray, database: np.ndarray, m: int, excluded: np.ndarray,
                 chunk: int) -> np.ndarray:  # fmt: skip
-    """The ``m`` best rows per query by the float32 expansion, over chunks of the database."""
+    """The ``m`` best rows per query by the float32 expansion, over chunks of the database: each
+    chunk's own best ``m`` first, then merged with the best so far (``m`` + ``m`` columns), so
+    a ``queries × chunk`` block is made once and read once by ``topk``."""
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     q_sq = (q * q).sum(1, keepdim=True)
     best_d = torch.full((len(q), 0), float("inf"))
@@ -76,11 +78,11 @@ def _candidates(queries: np.ndarray, database: np.ndarray, m: int, excluded: np.
     rows = torch.arange(len(q))
     for s in range(0, len(database), chunk):
         x = torch.from_numpy(np.ascontiguousarray(database[s : s + chunk], dtype=np.float32))
-        d = q_sq - 2 * q @ x.T + (x * x).sum(1)[None, :]
+        d = torch.addmm((x * x).sum(1)[None, :], q, x.T, alpha=-2).add_(q_sq)
         inside = (excluded >= s) & (excluded < s + len(x))
         d[rows[inside], torch.from_numpy(excluded[inside] - s)] = float("inf")
-        d_all = torch.cat([best_d, d], 1)
-        i_all = torch.cat([best_i, torch.arange(s, s + len(x)).expand(len(q), -1)], 1)
+        top_d, top_j = d.topk(min(m, d.shape[1]), dim=1, largest=False)
+        d_all, i_all = torch.cat([best_d, top_d], 1), torch.cat([best_i, top_j + s], 1)
         top = d_all.topk(min(m, d_all.shape[1]), dim=1, largest=False).indices
         best_d, best_i = d_all.gather(1, top), i_all.gather(1, top)
     return best_i.numpy()
