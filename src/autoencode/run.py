@@ -14,7 +14,7 @@ from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, DataError, RunFolderError
 from autoencode.models.autoencoder import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
-from autoencode.training.device import resolve_device
+from autoencode.training.device import denormals_flushed, resolve_device
 
 
 @dataclass
@@ -61,8 +61,9 @@ class Run:
     def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
         self._check(images)
         self.model.eval()
-        return apply_in_batches(fn, images, self.device, batch_size,
-                                self.model.memory_format).numpy()  # fmt: skip
+        with denormals_flushed():
+            return apply_in_batches(fn, images, self.device, batch_size,
+                                    self.model.memory_format).numpy()  # fmt: skip
 
     def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """uint8 images to codings (the mean, for a variational model)."""
@@ -84,16 +85,17 @@ class Run:
         self.model.eval()
         codings, errors, start = None, np.empty(len(images)), 0
         layout = self.model.memory_format
-        for batch in batches(images, self.device, batch_size):
-            z = self.model.encode(to_float(batch).contiguous(memory_format=layout))
-            out = self.model.decode(z).cpu().double()
-            if codings is None:
-                codings = np.empty((len(images), z[0].numel()), np.float32)
-            stop = start + len(batch)
-            codings[start:stop] = z.reshape(len(batch), -1).cpu().numpy()
-            target = batch.cpu().double() / 255.0
-            errors[start:stop] = (out - target).square().flatten(1).mean(1).numpy()
-            start = stop
+        with denormals_flushed():
+            for batch in batches(images, self.device, batch_size):
+                z = self.model.encode(to_float(batch).contiguous(memory_format=layout))
+                out = self.model.decode(z).cpu().double()
+                if codings is None:
+                    codings = np.empty((len(images), z[0].numel()), np.float32)
+                stop = start + len(batch)
+                codings[start:stop] = z.reshape(len(batch), -1).cpu().numpy()
+                target = batch.cpu().double() / 255.0
+                errors[start:stop] = (out - target).square().flatten(1).mean(1).numpy()
+                start = stop
         return codings, errors
 
     def _to_layout(self, images: torch.Tensor) -> np.ndarray:

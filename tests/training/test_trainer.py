@@ -119,7 +119,10 @@ def test_train_returns_the_model_as_load_run_gives_it(preset, tiny_data, tmp_pat
     run = train(preset, tiny_data, tmp_path / "r", epochs=1, progress=False)
     loaded = load_run(tmp_path / "r")
     assert not run.model.training and all(p.grad is None for p in run.model.parameters())
-    assert all(p.requires_grad and p.is_contiguous() for p in run.model.parameters())
+    layout = run.model.memory_format  # channels-last for conv: how it trains and encodes fastest
+    assert all(p.requires_grad for p in run.model.parameters())
+    for model in (run.model, loaded.model):
+        assert all(p.is_contiguous(memory_format=layout) for p in model.parameters() if p.ndim == 4)
     images = tiny_data.valid.images[:4]
     assert np.array_equal(run.reconstruct(images), loaded.reconstruct(images))
     assert run.history == loaded.history and run.config.to_dict() == loaded.config.to_dict()
@@ -142,3 +145,27 @@ def test_bf16_precision_trains_under_autocast_with_a_float32_loss(tiny_data, tmp
     assert abs(half.history[0]["val_loss"] - full.history[0]["val_loss"]) < 0.05
     with pytest.raises(ConfigError, match="precision"):
         train("stacked", tiny_data, tmp_path / "x", precision="fp8", **options)
+
+
+def test_training_and_encoding_flush_denormals_and_then_leave_them_be(tiny_data, tmp_path):
+    from autoencode.training.callbacks import Callback
+    from autoencode.training.device import denormals_flushed, flushing_denormals
+
+    seen = []
+
+    class Look(Callback):
+        def on_batch_end(self, trainer, step, samples, sums):
+            seen.append(flushing_denormals())
+
+    assert not flushing_denormals()  # torch's default: denormals computed (slowly)
+    run = train("stacked", tiny_data, tmp_path / "r", epochs=1, batch_size=16, progress=False,
+                callbacks=[Look()])  # fmt: skip
+    assert seen and all(seen) and not flushing_denormals()
+    with denormals_flushed():
+        assert (torch.tensor([1e-39]) * 1.0).item() == 0.0
+        with denormals_flushed():
+            pass
+        assert flushing_denormals()  # the inner one put back what it found
+    assert not flushing_denormals() and (torch.tensor([1e-39]) * 1.0).item() > 0
+    run.encode(tiny_data.valid.images)
+    assert not flushing_denormals()

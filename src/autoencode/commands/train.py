@@ -194,7 +194,7 @@ def _fit(folder: RunFolder, config: RunConfig, model, data: Dataset, device, thr
         history = fit(trainer, placement, data.train, data.valid)
     # the trained model itself, laid out as a loaded one is (its outputs are load_run's)
     model.zero_grad(set_to_none=True)
-    model = model.eval().requires_grad_(True).to(memory_format=torch.contiguous_format)
+    model = model.eval().requires_grad_(True).to(memory_format=model.memory_format)
     return Run(folder.path, config, model, [dict(row) for row in history])
 
 

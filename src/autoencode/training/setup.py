@@ -15,7 +15,7 @@ from autoencode.models.base import Trainable
 from autoencode.training import distributed
 from autoencode.training.callbacks import Callback, ProgressBar
 from autoencode.training.config import TrainingConfig
-from autoencode.training.device import auto_threads, resolve_device
+from autoencode.training.device import auto_threads, denormals_flushed, resolve_device
 from autoencode.training.trainer import Trainer
 
 
@@ -60,12 +60,14 @@ def freeze(model: Trainable, names: tuple[str, ...]) -> None:
 
 @contextlib.contextmanager
 def cpu_threads(placement: Placement) -> Iterator[None]:
-    """torch's CPU thread count set for training on the CPU, restored afterwards."""
+    """torch's CPU thread count set for training on the CPU, and denormal floats flushed
+    (``denormals_flushed``); both restored afterwards."""
     previous = torch.get_num_threads()
     if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     try:
-        yield
+        with denormals_flushed():
+            yield
     finally:
         torch.set_num_threads(previous)
 
