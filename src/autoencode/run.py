@@ -14,7 +14,7 @@ from autoencode.data.types import Dataset
 from autoencode.errors import AutoencodeError, DataError, RunFolderError
 from autoencode.models.autoencoder import Autoencoder
 from autoencode.runfolder import RunConfig, RunFolder
-from autoencode.training.device import denormals_flushed, resolve_device
+from autoencode.training.device import denormals_flushed, inference_batch, resolve_device
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Run:
     config: RunConfig
     model: Autoencoder
     history: list[dict] = field(default_factory=list)
+    _batches: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def folder(self) -> RunFolder:
@@ -38,6 +39,16 @@ class Run:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def inference_batch(self) -> int:
+        """The batch that encoding and reconstructing take when none is given: sized to the
+        model's largest activation on its device (``training.device.inference_batch``)."""
+        key = str(self.device)
+        if key not in self._batches:
+            shape = tuple(self.config.model.input_shape)
+            self._batches[key] = inference_batch(self.model, shape, self.device)
+        return self._batches[key]
 
     def load_dataset(self, data_dir=None, *, data: Dataset | str | Path | None = None) -> Dataset:
         """The data this run was trained on (as its config records it), or ``data`` (a Dataset,
@@ -58,18 +69,18 @@ class Run:
             raise DataError(f"{what}: an empty array; the model needs at least one image")
 
     @torch.inference_mode()
-    def _apply(self, fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+    def _apply(self, fn, images: np.ndarray, batch_size: int | None) -> np.ndarray:
         self._check(images)
         self.model.eval()
         with denormals_flushed():
-            return apply_in_batches(fn, images, self.device, batch_size,
+            return apply_in_batches(fn, images, self.device, batch_size or self.inference_batch,
                                     self.model.memory_format).numpy()  # fmt: skip
 
-    def encode(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def encode(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 images to codings (the mean, for a variational model)."""
         return self._apply(self.model.encode, images, batch_size)
 
-    def reconstruct(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def reconstruct(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 images to reconstructions in [0, 1], in the images' own layout."""
         return self._to_layout(
             torch.from_numpy(self._apply(self.model.reconstruct, images, batch_size))
@@ -77,7 +88,7 @@ class Run:
 
     @torch.inference_mode()
     def codings_and_errors(self, images: np.ndarray,
-                           batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                           batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Each image's codings, flattened (``(N, D)`` float32), and its mean squared
         reconstruction error (pixels in [0, 1], float64), from one pass of the encoder: what an
         anomaly score reads. Filled batch by batch into arrays made once."""
@@ -86,7 +97,7 @@ class Run:
         codings, errors, start = None, np.empty(len(images)), 0
         layout = self.model.memory_format
         with denormals_flushed():
-            for batch in batches(images, self.device, batch_size):
+            for batch in batches(images, self.device, batch_size or self.inference_batch):
                 z = self.model.encode(to_float(batch).contiguous(memory_format=layout))
                 out = self.model.decode(z).cpu().double()
                 if codings is None:

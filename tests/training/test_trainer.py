@@ -169,3 +169,30 @@ def test_training_and_encoding_flush_denormals_and_then_leave_them_be(tiny_data,
     assert not flushing_denormals() and (torch.tensor([1e-39]) * 1.0).item() > 0
     run.encode(tiny_data.valid.images)
     assert not flushing_denormals()
+
+
+def test_the_inference_batch_follows_the_model_s_largest_activation():
+    from autoencode.models.autoencoder import build_model
+    from autoencode.presets import get_preset, image_model
+    from autoencode.training.device import inference_batch
+
+    cpu = torch.device("cpu")
+
+    def batch(config):
+        return inference_batch(build_model(config), tuple(config.input_shape), cpu)
+
+    # stacked: 784 floats its largest (3 KB an image): the most; conv: 28×28×16 maps (50 KB) and
+    # a 128-pixel conv-image (32 channels at 64×64: 512 KB): 16 MiB's worth, a power of two
+    assert batch(get_preset("stacked").model) == 2048
+    assert batch(get_preset("conv").model) == 256
+    assert batch(image_model((3, 128, 128))) == 32
+    model = build_model(get_preset("conv").model).train()
+    inference_batch(model, (1, 28, 28), cpu)
+    assert model.training and not any(m._forward_hooks for m in model.modules())
+
+
+def test_encoding_in_the_run_s_batches_is_encoding_in_any(tiny_data, tmp_path):
+    run = train("conv", tiny_data, tmp_path / "r", epochs=1, progress=False)
+    images = tiny_data.valid.images
+    assert run.inference_batch == 256
+    np.testing.assert_allclose(run.encode(images), run.encode(images, batch_size=7), atol=1e-5)

@@ -41,7 +41,7 @@ def check_fpr(fpr: float | None) -> float | None:
     return fpr
 
 
-def reconstruction_errors(run, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def reconstruction_errors(run, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Each image's mean squared reconstruction error, pixels in [0, 1] (float64)."""
     return run.codings_and_errors(images, batch_size)[1]
 

@@ -23,16 +23,20 @@ from autoencode.data.types import Split
 from autoencode.errors import AutoencodeError, ConfigError, DataError
 
 
-def embed(run, images: np.ndarray, batch_size: int = 2000, progress: bool = False) -> np.ndarray:
-    """The codings of uint8 ``images`` as an ``(N, D)`` float32 array (conv codings flattened)."""
+def embed(run, images: np.ndarray, batch_size: int | None = None,
+          progress: bool = False) -> np.ndarray:  # fmt: skip
+    """The codings of uint8 ``images`` as an ``(N, D)`` float32 array (conv codings flattened),
+    in batches of ``batch_size`` (by default the run's ``inference_batch``)."""
     from tqdm.auto import tqdm
 
     if len(images) == 0:
         raise DataError("no images to encode")
+    batch_size = batch_size or run.inference_batch
+    chunk = batch_size * max(1, 4096 // batch_size)  # the progress bar's step
     codings = None
-    for s in tqdm(range(0, len(images), batch_size), desc="codings", unit="batch",
+    for s in tqdm(range(0, len(images), chunk), desc="codings", unit="chunk",
                   disable=None if progress else True):  # fmt: skip
-        part = run.encode(images[s : s + batch_size], batch_size)
+        part = run.encode(images[s : s + chunk], batch_size)
         if codings is None:  # made once: a million codings are not held twice to be joined
             codings = np.empty((len(images), part[0].size), np.float32)
         codings[s : s + len(part)] = part.reshape(len(part), -1)
