@@ -1,12 +1,15 @@
 """The ``conv-image`` preset on the images users bring: 3×32×32, 3×64×64 and 3×128×128, on photo
-patches (``photos.py``: scikit-learn's and scikit-image's shipped photos, two of them held out)
-and on Fashion-MNIST upscaled to three equal channels.
+patches (``photos.py``: scikit-learn's and scikit-image's shipped photos; held-out patches from
+halves of the photos no training patch is cut from) and on Fashion-MNIST upscaled to three equal
+channels.
 
 Each cell trains in a process of its own (so its peak RSS is its own) for a budget of minutes:
 a timed probe of 20 steps sets the epochs (at least one), the one-cycle schedule fitted to
 them. Measured: training images/s (the epochs' images over their time, validation included),
 embedding images/s (``run.encode`` of the held-out split, batches of 256), peak RSS, and on the
-held-out images the MSE and PSNR (``analysis.metrics.reconstruction_metrics``). The 64-pixel
+held-out images the MSE and PSNR (``analysis.metrics.reconstruction_metrics``), for photos also
+the PSNR on 1,000 patches of two photos that no split draws from, and each epoch's validation
+loss (the history, to see whether a longer budget still gains). The 64-pixel
 photo cell writes its reconstructions figure to benchmarks/results/image_presets_64.png (not
 committed).
 
@@ -85,6 +88,12 @@ def cell(
         embed_s = time.perf_counter() - t
         reconstructions = run.reconstruct(data.valid.images, batch_size=256)
         quality = reconstruction_metrics(data.valid.images, reconstructions)
+        unseen = None
+        if content == "photos":
+            from photos import unseen_patches
+
+            images = unseen_patches(size, valid)
+            unseen = reconstruction_metrics(images, run.reconstruct(images, batch_size=256))["psnr"]
         if figure:
             ae.save_reconstructions(run, data, images=10, out=figure)
     return {"content": content, "size": size, "budget_minutes": minutes, "train_images": len(data.train),
@@ -94,19 +103,26 @@ def cell(
             "threads": run.config.runtime["threads"], "probe_images_per_s": probe,
             "train_images_per_s": epochs * len(data.train) / seconds,
             "embed_images_per_s": len(data.valid) / embed_s,
-            "held_out_mse": quality["mse"], "held_out_psnr": quality["psnr"], "data_s": data_s,
+            "held_out_mse": quality["mse"], "held_out_psnr": quality["psnr"], "unseen_psnr": unseen,
+            "val_loss": [r["val_loss"] for r in run.history], "data_s": data_s,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
 
 
+def unseen(cell: dict) -> str:
+    """The unseen photos' PSNR of a cell, or a dash (Fashion-MNIST, or a cell measured before)."""
+    return f"{cell['unseen_psnr']:.1f} dB" if cell.get("unseen_psnr") is not None else "—"
+
+
 def table(cells: list[dict]) -> str:
-    rows = ["| images | px | stages (filters) | params | epochs in budget | train img/s | "
-            "embed img/s | peak RSS | held-out MSE | PSNR |", "|" + "---|" * 10]  # fmt: skip
+    rows = ["| images | px | stages (filters) | params | budget: epochs (minutes) | train img/s | "
+            "embed img/s | peak RSS | held-out MSE | PSNR | PSNR, unseen photos |", "|" + "---|" * 11]  # fmt: skip
     for c in sorted(cells, key=lambda c: (c["content"], c["size"], c["budget_minutes"])):
         rows.append(f"| {c['content']} | {c['size']} | {'/'.join(map(str, c['filters']))} | "
-                    f"{c['params'] / 1e6:.1f} M | {c['epochs']} in {c['budget_minutes']:g} min | "
+                    f"{c['params'] / 1e6:.1f} M | {c['budget_minutes']:g} min: {c['epochs']} "
+                    f"({c['train_s'] / 60:.1f}) | "
                     f"{c['train_images_per_s']:,.0f} | {c['embed_images_per_s']:,.0f} | "
                     f"{c['peak_rss_mb']:,.0f} MB | {c['held_out_mse']:.4f} | "
-                    f"{c['held_out_psnr']:.1f} dB |")  # fmt: skip
+                    f"{c['held_out_psnr']:.1f} dB | {unseen(c)} |")  # fmt: skip
     return "\n".join(rows)
 
 

@@ -1,13 +1,15 @@
 """Natural colour images for the benchmarks: square patches of the photos that scikit-learn and
 scikit-image ship in their packages (no download), and Fashion-MNIST upscaled to the same size.
 
-Training patches come from eight photos (scikit-learn's temple, scikit-image's astronaut, cat,
-rocket, motorbike, Hubble deep field, IHC stain and retina); held-out patches from two photos
-the model never sees (scikit-learn's flower and scikit-image's coffee cup). Each patch is a
-random square of ¼ to ¾ of the photo's shorter side, resized (Pillow's box filter) to the size
-asked for, flipped left-right half of the time.
+Eight photos (scikit-learn's temple, scikit-image's astronaut, cat, rocket, motorbike, Hubble
+deep field, IHC stain and retina) are each cut in two halves across their longer side: training
+patches come from one half, held-out patches from the other, so no held-out pixel is ever
+trained on. Two more photos the model never sees at all (scikit-learn's flower and
+scikit-image's coffee cup) give ``unseen_patches``: how far the model carries to other
+pictures. Each patch is a random square of ¼ to ¾ of its half's shorter side, resized (Pillow's
+box filter) to the size asked for, flipped left-right half of the time.
 
-    from photos import photo_patches, fashion_upscaled
+    from photos import photo_patches, unseen_patches, fashion_upscaled
     data = photo_patches(64, train=20_000, valid=2_000)      # an ae.Dataset, uint8 (N, 64, 64, 3)
 """
 
@@ -22,7 +24,7 @@ import autoencode as ae
 
 TRAIN_PHOTOS = ("china.jpg", "astronaut.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
                 "hubble_deep_field.jpg", "ihc.png", "retina.jpg")  # fmt: skip
-HELD_OUT_PHOTOS = ("flower.jpg", "coffee.png")
+UNSEEN_PHOTOS = ("flower.jpg", "coffee.png")
 
 
 def photo(name: str) -> np.ndarray:
@@ -37,13 +39,22 @@ def photo(name: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def patches(names: tuple[str, ...], n: int, size: int, seed: int) -> np.ndarray:
-    """``n`` random patches of the photos ``names`` (in turn), uint8 (n, size, size, 3)."""
+def half(picture: Image.Image, which: int) -> Image.Image:
+    """The first (``which`` 0) or second half of ``picture``, cut across its longer side."""
+    width, height = picture.size
+    if width >= height:
+        boxes = (0, 0, width // 2, height), (width // 2, 0, width, height)
+    else:
+        boxes = (0, 0, width, height // 2), (0, height // 2, width, height)
+    return picture.crop(boxes[which])
+
+
+def patches(pictures: list[Image.Image], n: int, size: int, seed: int) -> np.ndarray:
+    """``n`` random patches of ``pictures`` (in turn), uint8 (n, size, size, 3)."""
     rng = np.random.default_rng(seed)
-    photos = [Image.fromarray(photo(name)) for name in names]
     out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
-        picture = photos[i % len(photos)]
+        picture = pictures[i % len(pictures)]
         short = min(picture.size)
         side = int(rng.uniform(0.25, 0.75) * short)
         left = int(rng.integers(0, picture.size[0] - side + 1))
@@ -57,10 +68,17 @@ def patches(names: tuple[str, ...], n: int, size: int, seed: int) -> np.ndarray:
 
 
 def photo_patches(size: int, train: int, valid: int, seed: int = 0) -> ae.Dataset:
-    """A dataset of photo patches: ``train`` from the training photos, ``valid`` (the held-out
-    split) from the two photos kept aside."""
-    return ae.Dataset(f"photo patches {size}px", ae.Split(patches(TRAIN_PHOTOS, train, size, seed)),
-                      ae.Split(patches(HELD_OUT_PHOTOS, valid, size, seed + 1)))  # fmt: skip
+    """A dataset of photo patches: ``train`` from one half of each training photo, ``valid``
+    (the held-out split) from the other halves."""
+    photos = [Image.fromarray(photo(name)) for name in TRAIN_PHOTOS]
+    return ae.Dataset(f"photo patches {size}px",
+                      ae.Split(patches([half(p, 0) for p in photos], train, size, seed)),
+                      ae.Split(patches([half(p, 1) for p in photos], valid, size, seed + 1)))  # fmt: skip
+
+
+def unseen_patches(size: int, n: int, seed: int = 2) -> np.ndarray:
+    """``n`` patches of the two photos no split draws from (the whole photos), uint8."""
+    return patches([Image.fromarray(photo(name)) for name in UNSEEN_PHOTOS], n, size, seed)
 
 
 def fashion_upscaled(size: int, train: int, valid: int) -> ae.Dataset:
