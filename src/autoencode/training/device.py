@@ -66,12 +66,12 @@ def inference_batch(model: nn.Module, input_shape: tuple[int, ...], device: torc
             largest = max(largest, output.numel() * output.element_size())
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    was_training = model.training
     try:
-        was_training = model.training
         model.eval()
         model.reconstruct(torch.zeros(1, *input_shape, device=device))
-        model.train(was_training)
     finally:
+        model.train(was_training)
         for handle in handles:
             handle.remove()
     cpu = device.type == "cpu"
