@@ -4,20 +4,23 @@ where the rest of its time goes.
 The peak is measured here, through torch, with the threads the trainer would use (every core the
 process may run on): a large float32 matrix product (``torch.mm`` of two n × n matrices, 2n³
 FLOPs) and a large channels-last convolution (``F.conv2d``, batch 32, 128 → 128 channels, 56 × 56,
-3 × 3: 2·N·Cout·H·W·Cin·k² FLOPs); each is warmed up, then timed over several repetitions, and
-its best repetition is its rate; the peak is the larger of the two. A large tensor copy gives the
-memory bandwidth (bytes read + written per second) beside it. The same is measured at each thread
-count a preset trains with, so a preset on one thread is also read against a one-thread peak.
+3 × 3: 2·N·Cout·H·W·Cin·k² FLOPs); each is warmed up, then timed over several calls, and its best
+call is its rate; the peak is the larger of the two. The matrix product is also timed again for
+``--glimpse-seconds`` just before every preset's steps (a glimpse), and the peak is the best of all
+of them. A large tensor copy gives the memory bandwidth (bytes read + written per second) beside
+it. The same is measured at each thread count a preset trains with, so a preset on one thread is
+also read against a one-thread peak.
 
 For each preset, its model (``build_model``, in its memory format), its optimizer and a batch of
 its batch size of random images, one training step is the trainer's (``Trainer._step``): forward,
 ``zero_grad(set_to_none=True)``, backward, ``optimizer.step()``, on ``auto_threads`` threads. Its
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
 convolutions, forward and backward; elementwise ops count nothing); after warm-up steps its time
-is the median of at least ``--steps`` steps (and ``--seconds`` of them); achieved FLOP/s is FLOPs
-per step over that median, and its share of the peak is that over the peak. Then
-``torch.profiler`` records ``--profile-steps`` steps, and the profiled step's time is split
-(each op's self time, attributed to the outermost op the Python code called):
+is its best step of at least ``--steps`` steps (and ``--seconds`` of them; the median is written
+beside it); achieved FLOP/s is FLOPs per step over that best step, and its share of the peak is
+that over the peak. Then ``torch.profiler`` records ``--profile-steps`` steps, and the profiled
+step's time is split (each op's self time, attributed to the outermost op the Python code
+called):
 
 - FLOP ops: matrix products and convolutions (``linear``, ``addmm``, ``mm``, ``conv2d``,
   ``convolution_backward``, the mkldnn / cuDNN kernels, and the ops inside them);
@@ -32,9 +35,13 @@ per step over that median, and its share of the peak is that over the peak. Then
 The four are fractions of the profiled step, which the profiler itself lengthens somewhat (both
 step times are written). ``--repeat N`` (default 5) measures everything N times, one after the
 other, and gives each preset's spread (max / min − 1) of achieved FLOP/s; the table shows each
-preset's best repetition against the best peak at each thread count. The best is what the machine
-can do: on a shared machine the slower repetitions are other processes' time (a core taken by
-another process made two-thread ops 40 to 100 times slower here).
+preset's best step over all repetitions against the best peak at each thread count. Best against
+best: on a shared machine time lost to other work only ever lengthens a call, so the fastest call
+is the one nearest what the machine can do, and, looked for in many short windows spread over
+the whole run (the presets' steps and the glimpses of the peak alike), it is found again on a
+second run. The medians are not: on this 2-core machine they moved by 20 to 60% from one
+repetition to the next (a core taken by another process made two-thread ops 40 to 100 times
+slower here).
 
     python benchmarks/roofline.py                    # the README's table, about 2 minutes
     python benchmarks/roofline.py --repeat 1         # one repetition, a minute
@@ -299,8 +306,8 @@ def _inside(event, names: tuple[str, ...]) -> bool:
     return False
 
 
-def measure_preset(name: str, device, peaks: dict, args) -> dict:
-    """One preset's row: FLOPs, step time, achieved GFLOP/s, shares of the peak, the profile."""
+def measure_preset(name: str, device, args) -> dict:
+    """One preset's row: FLOPs, step time (best and median), achieved GFLOP/s, the profile."""
     import torch
 
     setup = setup_preset(name, device, args.threads)
@@ -308,15 +315,21 @@ def measure_preset(name: str, device, peaks: dict, args) -> dict:
     setup["step"]()  # the first step builds the optimizer's state and the mkldnn primitives
     flops = count_flops(setup)
     times = timed(setup["step"], device, args.steps, args.seconds, warmup=args.warmup)
-    step_s = statistics.median(times)
-    achieved = flops["step"] / step_s / 1e9
+    best, median = min(times), statistics.median(times)
+    achieved = flops["step"] / best / 1e9
     profiled = profile_steps(setup, device, args.profile_steps)
-    peak, own = peaks["peak_gflops"], peaks["at_threads"][setup["threads"]]["peak_gflops"]
     return {"preset": name, "batch": setup["batch"], "threads": setup["threads"],
             "parameters": setup["parameters"], "optimizer": setup["optimizer"], "flops": flops,
-            "step_ms": step_s * 1e3, "step_ms_best": min(times) * 1e3, "steps_timed": len(times),
-            "achieved_gflops": achieved, "share_of_peak": achieved / peak,
-            "share_of_peak_at_threads": achieved / own, "profile": profiled}  # fmt: skip
+            "step_ms_best": best * 1e3, "step_ms": median * 1e3, "steps_timed": len(times),
+            "achieved_gflops": achieved, "median_gflops": flops["step"] / median / 1e9,
+            "profile": profiled}  # fmt: skip
+
+
+def with_shares(row: dict, peak: dict) -> dict:
+    """The row with its achieved GFLOP/s as shares of the peak, and of the peak at its threads."""
+    own = peak["at_threads"][row["threads"]]["peak_gflops"]
+    return {**row, "share_of_peak": row["achieved_gflops"] / peak["peak_gflops"],
+            "share_of_peak_at_threads": row["achieved_gflops"] / own}  # fmt: skip
 
 
 # -- the whole measurement ------------------------------------------------------------------------
@@ -333,13 +346,27 @@ def measure(args, device, sizes: dict, presets: list[str]) -> dict:
         with OthersLoad() as others:
             at[t] = measure_peak(device, t, sizes, args.peak_reps, args.peak_seconds)
         at[t]["others_load"] = others.value
+        at[t]["mm_glimpses"] = []
     peaks = {"threads": cores, "peak_gflops": at[cores]["peak_gflops"], "at_threads": at}
-    rows = []
+    rows, mm = [], _matmul(sizes["mm"], device)
     for name in presets:
+        for t in sorted(wanted):  # the peak is looked at again beside every preset's steps
+            at[t]["mm_glimpses"].append(glimpse(mm, 2 * sizes["mm"] ** 3, device, t, args))
         with OthersLoad() as others:
-            rows.append(measure_preset(name, device, peaks, args))
+            rows.append(measure_preset(name, device, args))
         rows[-1]["others_load"] = others.value
-    return {"peak": peaks, "rows": rows}
+    for p in at.values():
+        p["peak_gflops"] = max(p["peak_gflops"], *p["mm_glimpses"])
+    peaks["peak_gflops"] = at[cores]["peak_gflops"]
+    return {"peak": peaks, "rows": [with_shares(r, peaks) for r in rows]}
+
+
+def glimpse(mm, flops: float, device, threads: int, args) -> float:
+    """The matrix product's best GFLOP/s over ``--glimpse-seconds`` (at least 3 calls)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return _rate(flops, timed(mm, device, 3, args.glimpse_seconds))["best_g"]
 
 
 def spread(values: list[float]) -> float:
@@ -347,9 +374,19 @@ def spread(values: list[float]) -> float:
 
 
 def best_peak(peaks: list[dict]) -> dict:
-    """The peak over repetitions: at each thread count, the repetition that measured the most."""
-    at = {t: max((p["at_threads"][t] for p in peaks), key=lambda m: m["peak_gflops"])
-          for t in peaks[0]["at_threads"]}  # fmt: skip
+    """The peak over repetitions: at each thread count, the best matrix product, convolution and
+    copy of any repetition, every glimpse, and the largest of them as the peak."""
+    at = {}
+    for t in peaks[0]["at_threads"]:
+        seen = [p["at_threads"][t] for p in peaks]
+        loads = [m["others_load"] for m in seen if m["others_load"] is not None]
+        at[t] = {"threads": seen[0]["threads"],
+                 "mm": max((m["mm"] for m in seen), key=lambda r: r["gflops"]),
+                 "conv": max((m["conv"] for m in seen), key=lambda r: r["gflops"]),
+                 "copy": max((m["copy"] for m in seen), key=lambda r: r["gbps"]),
+                 "mm_glimpses": [g for m in seen for g in m["mm_glimpses"]],
+                 "peak_gflops": max(m["peak_gflops"] for m in seen),
+                 "others_load": max(loads, default=None)}  # fmt: skip
     threads = peaks[0]["threads"]
     return {"threads": threads, "peak_gflops": at[threads]["peak_gflops"], "at_threads": at}
 
@@ -360,15 +397,11 @@ def summarise(runs: list[dict], presets: list[str], peak: dict) -> list[dict]:
     table = []
     for i in range(len(presets)):
         rows = sorted((run["rows"][i] for run in runs), key=lambda r: r["achieved_gflops"])
-        row = dict(rows[-1])
-        row["share_of_peak"] = row["achieved_gflops"] / peak["peak_gflops"]
-        row["share_of_peak_at_threads"] = (
-            row["achieved_gflops"] / peak["at_threads"][row["threads"]]["peak_gflops"]
-        )
+        row = with_shares(rows[-1], peak)
         row["repeats"] = len(rows)
         row["spread"] = {"achieved_gflops": spread([r["achieved_gflops"] for r in rows]),
                          "share_of_peak": spread([r["share_of_peak"] for r in rows]),
-                         "step_ms": spread([r["step_ms"] for r in rows])}  # fmt: skip
+                         "step_ms_best": spread([r["step_ms_best"] for r in rows])}  # fmt: skip
         table.append(row)
     return table
 
@@ -409,15 +442,18 @@ def markdown(report: dict) -> str:
     at = peak["at_threads"][peak["threads"]]
     repeated = report["settings"]["repeat"] > 1
     lines = [f"Peak on {peak['threads']} thread(s), {report['machine']['device_name']}: "
-             f"mm {at['mm']['n']}² {at['mm']['gflops']:.1f} GFLOP/s, conv "
+             f"{at['peak_gflops']:.1f} GFLOP/s (best of {len(at['mm_glimpses'])} glimpses of "
+             f"the matrix product beside the presets and its timing before them: "
+             f"mm {at['mm']['n']}² {at['mm']['gflops']:.1f} GFLOP/s), conv "
              f"{'×'.join(map(str, at['conv']['shape']))} 3×3 {at['conv']['gflops']:.1f} GFLOP/s, "
              f"copy {at['copy']['gbps']:.1f} GB/s (others' load {_load(at['others_load'])}).",
              ""]  # fmt: skip
     for t, p in peak["at_threads"].items():
         if t != peak["threads"]:
-            lines[0] += (f" On {t} thread(s): mm {p['mm']['gflops']:.1f}, "
+            lines[0] += (f" On {t} thread(s): peak {p['peak_gflops']:.1f}, "
+                         f"mm {p['mm']['gflops']:.1f}, "
                          f"conv {p['conv']['gflops']:.1f} GFLOP/s.")  # fmt: skip
-    head = ["preset", "batch", "threads", "MFLOP/image", "step ms", "achieved GFLOP/s",
+    head = ["preset", "batch", "threads", "MFLOP/image", "step ms best (median)", "achieved GFLOP/s",
             "share of peak (at its threads)", "FLOP ops", "elementwise+loss", "optimizer",
             "outside ops", "overhead µs/step", "others' load"]  # fmt: skip
     if repeated:
@@ -426,7 +462,8 @@ def markdown(report: dict) -> str:
     for r in report["table"]:
         s = r["profile"]["shares"]
         cells = [f"`{r['preset']}`", str(r["batch"]), str(r["threads"]),
-                 f"{r['flops']['per_image'] / 1e6:.2f}", f"{r['step_ms']:.2f}",
+                 f"{r['flops']['per_image'] / 1e6:.2f}",
+                 f"{r['step_ms_best']:.2f} ({r['step_ms']:.2f})",
                  f"{r['achieved_gflops']:.2f}",
                  f"{_pct(r['share_of_peak'])} ({_pct(r['share_of_peak_at_threads'])})",
                  *(_pct(s[k]) for k in CATEGORIES),
@@ -461,6 +498,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile-steps", type=int, default=10)
     parser.add_argument("--peak-reps", type=int, default=5)
     parser.add_argument("--peak-seconds", type=float, default=1.0)
+    parser.add_argument("--glimpse-seconds", type=float, default=0.3,
+                        help="the matrix product timed again before each preset (default 0.3)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny peak sizes, 3 timed steps, "
                         "stacked and conv: seconds")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results" / "roofline.json")
@@ -468,7 +507,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         args.repeat = 1
         args.steps, args.seconds, args.warmup, args.profile_steps = 3, 0.0, 1, 2
-        args.peak_reps, args.peak_seconds = 3, 0.0
+        args.peak_reps, args.peak_seconds, args.glimpse_seconds = 3, 0.0, 0.0
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -484,7 +523,7 @@ def main(argv: list[str] | None = None) -> dict:
     peaks = [run["peak"] for run in runs]
     peak = best_peak(peaks)
     names = ("device", "threads", "repeat", "steps", "seconds", "warmup", "profile_steps",
-             "peak_reps", "peak_seconds", "smoke")  # fmt: skip
+             "peak_reps", "peak_seconds", "glimpse_seconds", "smoke")  # fmt: skip
     settings = {k: getattr(args, k) for k in names}
     report = {"machine": machine(device), "settings": {**settings, "presets": presets,
                                                        "sizes": sizes},

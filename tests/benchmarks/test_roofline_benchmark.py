@@ -28,6 +28,9 @@ def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
     assert peak["peak_gflops"] > 0 and saved["machine"]["torch"]
     for p in peak["at_threads"].values():
         assert p["mm"]["gflops"] > 0 and p["conv"]["gflops"] > 0 and p["copy"]["gbps"] > 0
+        # the matrix product looked at again before each preset; the peak is the best look
+        assert len(p["mm_glimpses"]) == 2
+        assert p["peak_gflops"] == max(p["mm"]["gflops"], p["conv"]["gflops"], *p["mm_glimpses"])
     assert str(peak["threads"]) in peak["at_threads"]
 
     stacked, conv = rows["stacked"], rows["conv"]
@@ -36,7 +39,11 @@ def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
     assert conv["flops"]["per_image"] > stacked["flops"]["per_image"] > 0
     assert any("conv" in op for op in conv["flops"]["by_op"])
     for row in rows.values():
-        assert row["step_ms"] > 0 and row["achieved_gflops"] > 0 and row["share_of_peak"] > 0
+        assert 0 < row["step_ms_best"] <= row["step_ms"] and row["share_of_peak"] > 0
+        # the rate is the best step's: FLOPs over its time, as a share of the best peak
+        achieved = row["flops"]["step"] / (row["step_ms_best"] / 1e3) / 1e9
+        assert abs(row["achieved_gflops"] / achieved - 1) < 1e-9
+        assert abs(row["share_of_peak"] * peak["peak_gflops"] / achieved - 1) < 1e-9
         assert str(row["threads"]) in peak["at_threads"] and row["batch"] == 32
         shares = row["profile"]["shares"]
         assert set(shares) == set(bench.CATEGORIES)
