@@ -13,14 +13,16 @@ also read against a one-thread peak.
 
 For each preset, its model (``build_model``, in its memory format), its optimizer and a batch of
 its batch size of random images, one training step is the trainer's (``Trainer._step``): forward,
-``zero_grad(set_to_none=True)``, backward, ``optimizer.step()``, on ``auto_threads`` threads. Its
-FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
-convolutions, forward and backward; elementwise ops count nothing); after warm-up steps its time
-is its best step of at least ``--steps`` steps (and ``--seconds`` of them; the median is written
-beside it); achieved FLOP/s is FLOPs per step over that best step, and its share of the peak is
-that over the peak. Then ``torch.profiler`` records ``--profile-steps`` steps, and the profiled
-step's time is split (each op's self time, attributed to the outermost op the Python code
-called):
+``zero_grad(set_to_none=True)``, backward, ``optimizer.step()``, on ``auto_threads`` threads,
+denormal floats flushed to zero (``denormals_flushed``: without it, steps on random images
+slowed as the model's values sank below float32's normal range, ``conv-fast``'s from 15 to 40 ms
+in a few seconds). Its FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix
+products and convolutions, forward and backward; elementwise ops count nothing); after warm-up
+steps its time is its best step of at least ``--steps`` steps (and ``--seconds`` of them; the
+median is written beside it); achieved FLOP/s is FLOPs per step over that best step, and its
+share of the peak is that over the peak. Then ``torch.profiler`` records ``--profile-steps``
+steps, and the profiled step's time is split (each op's self time, attributed to the outermost
+op the Python code called):
 
 - FLOP ops: matrix products and convolutions (``linear``, ``addmm``, ``mm``, ``conv2d``,
   ``convolution_backward``, the mkldnn / cuDNN kernels, and the ops inside them);
@@ -33,18 +35,28 @@ called):
   step are the framework's overhead.
 
 The four are fractions of the profiled step, which the profiler itself lengthens somewhat (both
-step times are written). ``--repeat N`` (default 5) measures everything N times, one after the
-other, and gives each preset's spread (max / min − 1) of achieved FLOP/s; the table shows each
+step times are written). Everything is measured ``--repeat`` times (5) and more, one
+repetition after the other, until ``--minutes`` (5) have passed, and each preset's spread
+(max / min − 1) of achieved FLOP/s over the repetitions is written; the table shows each
 preset's best step over all repetitions against the best peak at each thread count. Best against
 best: on a shared machine time lost to other work only ever lengthens a call, so the fastest call
 is the one nearest what the machine can do, and, looked for in many short windows spread over
-the whole run (the presets' steps and the glimpses of the peak alike), it is found again on a
-second run. The medians are not: on this 2-core machine they moved by 20 to 60% from one
-repetition to the next (a core taken by another process made two-thread ops 40 to 100 times
-slower here).
+minutes (the presets' steps and the glimpses of the peak alike), it is found again on a second
+run. The medians are not: on this 2-core machine they moved by 20 to 60% from one repetition to
+the next, and the host's busy spells lasted minutes (two runs in nine, of 2 and 4 minutes, had
+every ``conv-fast`` step 30% slower than the others' best).
 
-    python benchmarks/roofline.py                    # the README's table, about 2 minutes
-    python benchmarks/roofline.py --repeat 1         # one repetition, a minute
+Before each preset's window a core probe (a 1 MiB copy, in the L2 cache) gives what the cores
+deliver at that moment: in a busy spell it fell to a third while this machine's own load stayed
+under 1%. A window is quiet when its probe is within 10% of the best one (of this run, or of the
+run given by ``--against``), and the run goes on, up to ``--patience`` minutes (5) more, until
+every preset has 2 quiet windows; the count of them is in the table's JSON and under it. With
+``--against PREVIOUS.json`` the shares are also compared with that run's, and the script says
+when this run never saw the cores as fast as that one did.
+
+    python benchmarks/roofline.py                    # the README's table, 5 minutes
+    python benchmarks/roofline.py --against benchmarks/results/roofline.json --out /tmp/r2.json
+    python benchmarks/roofline.py --repeat 1 --minutes 0 --patience 0   # one repetition, 30 s
     python benchmarks/roofline.py --device cuda      # the same on a GPU, when one is lent
     python benchmarks/roofline.py --smoke --out /tmp/r.json   # tiny sizes, seconds
 
@@ -73,6 +85,9 @@ SIZES = {
     "cuda": {"mm": 8192, "conv": (128, 256, 56), "copy": 256 * 2**20},
     "smoke": {"mm": 256, "conv": (2, 16, 16), "copy": 2**20},
 }
+PROBE_FLOATS = 2**18  # the core probe: a 1 MiB copy, in every core's L2 cache
+QUIET = 0.9  # a window is quiet when its core probe is within 10% of the best one
+QUIET_WINDOWS = 2  # the run goes on (up to --patience) until every preset has this many
 # an op whose name holds one of these does arithmetic FlopCounterMode counts (aten::mm, addmm,
 # bmm, baddbmm, linear, matmul, conv2d, convolution, convolution_backward, mkldnn_convolution ...)
 FLOP_OPS = ("mm", "linear", "matmul", "conv", "einsum")
@@ -348,17 +363,41 @@ def measure(args, device, sizes: dict, presets: list[str]) -> dict:
         at[t]["others_load"] = others.value
         at[t]["mm_glimpses"] = []
     peaks = {"threads": cores, "peak_gflops": at[cores]["peak_gflops"], "at_threads": at}
-    rows, mm = [], _matmul(sizes["mm"], device)
+    rows, mm, probe = [], _matmul(sizes["mm"], device), _copy(PROBE_FLOATS, device)
     for name in presets:
+        core = core_probe(probe, device, cores)
         for t in sorted(wanted):  # the peak is looked at again beside every preset's steps
             at[t]["mm_glimpses"].append(glimpse(mm, 2 * sizes["mm"] ** 3, device, t, args))
         with OthersLoad() as others:
             rows.append(measure_preset(name, device, args))
-        rows[-1]["others_load"] = others.value
+        rows[-1]["others_load"], rows[-1]["core_gbps"] = others.value, core
     for p in at.values():
         p["peak_gflops"] = max(p["peak_gflops"], *p["mm_glimpses"])
     peaks["peak_gflops"] = at[cores]["peak_gflops"]
     return {"peak": peaks, "rows": [with_shares(r, peaks) for r in rows]}
+
+
+def core_probe(probe, device, cores: int) -> float | None:
+    """The CPU's 1 MiB copy, best GB/s over 20 ms: what the cores give now. When the host is
+    busy this falls with the presets' steps (to a third here, as ``conv-fast``'s step grew from 15
+    to 25 ms), whatever this machine's own load. None on a GPU."""
+    import torch
+
+    if device.type != "cpu":
+        return None
+    torch.set_num_threads(cores)
+    return _rate(2 * 4 * PROBE_FLOATS, timed(probe, device, 20, 0.02))["best_g"]
+
+
+def quiet_windows(runs: list[dict], presets: list[str], reference: float | None) -> list[int]:
+    """Per preset, its windows whose core probe was within 10% of ``reference`` (or of the best
+    probe of these runs, when higher)."""
+    probes = [r["core_gbps"] for run in runs for r in run["rows"] if r["core_gbps"]]
+    if not probes:
+        return [len(runs)] * len(presets)
+    best = max([*probes, reference or 0])
+    return [sum((run["rows"][i]["core_gbps"] or 0) >= QUIET * best for run in runs)
+            for i in range(len(presets))]  # fmt: skip
 
 
 def glimpse(mm, flops: float, device, threads: int, args) -> float:
@@ -437,10 +476,31 @@ def _load(x: float | None) -> str:
     return "?" if x is None else _pct(x)
 
 
+def core_lines(report: dict) -> list[str]:
+    """What the core probe saw, and the comparison with an earlier run."""
+    if report["core_gbps"] is None:
+        return []
+    quiet = ", ".join(f"{r['preset']} {r['quiet_windows']}/{r['repeats']}" for r in report["table"])
+    lines = [f"\nCore probe (1 MiB copy): best {report['core_gbps']:.0f} GB/s; windows within 10% "
+             f"of it: {quiet}."]  # fmt: skip
+    against = report.get("against")
+    if against:
+        old = against["core_gbps"]
+        if old and report["core_gbps"] < QUIET * old:
+            lines.append(f"This run never saw the cores as fast as {against['file']} did ({old:.0f} "
+                         f"GB/s): the host was busy throughout, and its rows are slow.")  # fmt: skip
+        apart = ", ".join(f"{k} {_pct(v['previous'])} → {_pct(v['now'])}"
+                          for k, v in against["shares"].items())  # fmt: skip
+        if against["most_apart"] is not None:
+            lines.append(f"Against {against['file']}: {apart}; at most "
+                         f"{_pct(against['most_apart'])} apart.")  # fmt: skip
+    return lines
+
+
 def markdown(report: dict) -> str:
     peak = report["peak"]
     at = peak["at_threads"][peak["threads"]]
-    repeated = report["settings"]["repeat"] > 1
+    repeated = len(report["runs"]) > 1
     lines = [f"Peak on {peak['threads']} thread(s), {report['machine']['device_name']}: "
              f"{at['peak_gflops']:.1f} GFLOP/s (best of {len(at['mm_glimpses'])} glimpses of "
              f"the matrix product beside the presets and its timing before them: "
@@ -477,11 +537,36 @@ def markdown(report: dict) -> str:
         lines.append("\nOther processes kept over 5% of the cores busy during some of these "
                      "measurements (others' load): those rows are not this machine's; rerun them "
                      "on a quiet one.")  # fmt: skip
+    lines += core_lines(report)
     lines.append("")
     for r in report["table"]:
         top = ", ".join(f"{t['op']} {_pct(t['share'])}" for t in r["profile"]["top_ops"])
         lines.append(f"- `{r['preset']}` top ops by self time: {top}")
     return "\n".join(lines)
+
+
+def load_previous(path: Path, parser) -> dict:
+    try:
+        previous = json.loads(path.read_text())
+        if not isinstance(previous, dict) or not isinstance(previous.get("table"), list):
+            raise ValueError("no table")
+        return previous
+    except (OSError, ValueError) as e:
+        parser.error(f"--against {path}: not a result of this script ({e})")
+
+
+def compare(report: dict, previous: dict, path: Path) -> dict:
+    """Each preset's share of the peak in this run and in ``previous``, and how far apart."""
+    before = {r.get("preset"): r for r in previous["table"] if isinstance(r, dict)}
+    shares = {}
+    for row in report["table"]:
+        old = before.get(row["preset"], {}).get("share_of_peak")
+        if isinstance(old, (int, float)) and old > 0:
+            now = row["share_of_peak"]
+            shares[row["preset"]] = {"previous": old, "now": now, "apart": max(now, old) /
+                                     min(now, old) - 1}  # fmt: skip
+    return {"file": str(path), "core_gbps": previous.get("core_gbps"), "shares": shares,
+            "most_apart": max((v["apart"] for v in shares.values()), default=None)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -491,13 +576,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, help="every preset on these threads (default: "
                         "the trainer's choice, auto_threads)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5,
-                        help="measure everything N times; the best counts (default 5)")  # fmt: skip
-    parser.add_argument("--steps", type=int, default=50, help="timed steps, at least")
-    parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds, at least")
+                        help="measure everything at least N times; the best counts (default 5)")  # fmt: skip
+    parser.add_argument("--minutes", type=float, default=5.0,
+                        help="and go on repeating until this long has passed (default 5)")  # fmt: skip
+    parser.add_argument("--patience", type=float, default=5.0,
+                        help="minutes more, at most, to wait for quiet windows (default 5)")  # fmt: skip
+    parser.add_argument("--against", type=Path, metavar="PREVIOUS.json",
+                        help="an earlier run of this script on this machine: its core probe is "
+                        "the quiet one to wait for, and the shares are compared with it")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=20, help="timed steps, at least")
+    parser.add_argument("--seconds", type=float, default=0.5, help="timed seconds, at least")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--profile-steps", type=int, default=10)
     parser.add_argument("--peak-reps", type=int, default=5)
-    parser.add_argument("--peak-seconds", type=float, default=1.0)
+    parser.add_argument("--peak-seconds", type=float, default=0.5)
     parser.add_argument("--glimpse-seconds", type=float, default=0.3,
                         help="the matrix product timed again before each preset (default 0.3)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny peak sizes, 3 timed steps, "
@@ -505,24 +597,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "roofline.json")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.repeat = 1
+        args.repeat, args.minutes, args.patience = 1, 0.0, 0.0
         args.steps, args.seconds, args.warmup, args.profile_steps = 3, 0.0, 1, 2
         args.peak_reps, args.peak_seconds, args.glimpse_seconds = 3, 0.0, 0.0
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
+    previous = load_previous(args.against, parser) if args.against else None
+    reference = previous.get("core_gbps") if previous else None
     device = torch.device(args.device)
     presets = args.presets or (SMOKE_PRESETS if args.smoke else SEED + FAST)
     sizes = SIZES["smoke" if args.smoke else args.device]
     started, threads = time.perf_counter(), torch.get_num_threads()
+    from autoencode.io import atomic_write
+    from autoencode.training.device import denormals_flushed
+
     try:
-        runs = [measure(args, device, sizes, presets) for _ in range(args.repeat)]
+        with denormals_flushed():  # as the trainer does
+            runs = [measure(args, device, sizes, presets)]
+            while (
+                len(runs) < args.repeat
+                or time.perf_counter() - started < 60 * args.minutes
+                or (
+                    min(quiet_windows(runs, presets, reference)) < QUIET_WINDOWS
+                    and time.perf_counter() - started < 60 * (args.minutes + args.patience)
+                )
+            ):
+                runs.append(measure(args, device, sizes, presets))
     finally:
         torch.set_num_threads(threads)
     peaks = [run["peak"] for run in runs]
     peak = best_peak(peaks)
-    names = ("device", "threads", "repeat", "steps", "seconds", "warmup", "profile_steps",
+    names = ("device", "threads", "repeat", "minutes", "patience", "steps", "seconds", "warmup", "profile_steps",
              "peak_reps", "peak_seconds", "glimpse_seconds", "smoke")  # fmt: skip
     settings = {k: getattr(args, k) for k in names}
     report = {"machine": machine(device), "settings": {**settings, "presets": presets,
@@ -530,8 +637,15 @@ def main(argv: list[str] | None = None) -> dict:
               "peak": peak, "peak_spread": spread([p["peak_gflops"] for p in peaks]),
               "table": summarise(runs, presets, peak), "runs": runs,
               "wall_s": time.perf_counter() - started}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    probes = [r["core_gbps"] for run in runs for r in run["rows"] if r["core_gbps"]]
+    report["core_gbps"] = max(probes, default=None)
+    for row, quiet in zip(report["table"], quiet_windows(runs, presets, reference), strict=True):
+        row["quiet_windows"] = quiet
+    if previous:
+        report["against"] = compare(report, previous, args.against)
+    atomic_write(
+        args.out, lambda tmp: tmp.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    )
     print(markdown(report))
     print(f"wall time {report['wall_s']:.0f} s; {args.out}")
     return report

@@ -3,6 +3,8 @@ and conv presets): FLOPs counted as the layers say, the profile's shares a whole
 
 import json
 
+import pytest
+
 from conftest import benchmark_script
 
 # The stacked AE's four dense layers, 784→100→30 | 30→100→784: multiply-adds per image of one
@@ -52,6 +54,40 @@ def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
         assert shares["flop_ops"] > 0 and shares["optimizer"] > 0
         assert row["profile"]["overhead_us_per_step"] >= 0 and len(row["profile"]["top_ops"]) == 5
         assert row["spread"]["achieved_gflops"] == 0  # one repetition
+        assert row["quiet_windows"] in (0, 1) and row["repeats"] == 1
+    # the core probe before every preset: a 1 MiB copy's GB/s, the run's best written
+    probes = [r["core_gbps"] for r in saved["runs"][0]["rows"]]
+    assert all(g > 0 for g in probes) and saved["core_gbps"] == max(probes)
+    assert "against" not in saved
     printed = capsys.readouterr().out
     assert "| preset | batch | threads | MFLOP/image |" in printed
     assert "| `stacked` | 32 | " in printed and "| `conv` | 32 | " in printed
+
+
+def test_a_second_run_is_compared_with_the_first(tmp_path, capsys):
+    bench = benchmark_script("roofline")
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    bench.main(["--smoke", "--out", str(first)])
+    report = bench.main(["--smoke", "--against", str(first), "--out", str(second)])
+    before = {r["preset"]: r["share_of_peak"] for r in json.loads(first.read_text())["table"]}
+    against = json.loads(second.read_text())["against"]
+    assert against["file"] == str(first) and set(against["shares"]) == {"stacked", "conv"}
+    for row in report["table"]:
+        pair = against["shares"][row["preset"]]
+        assert pair["previous"] == before[row["preset"]] and pair["now"] == row["share_of_peak"]
+        low, high = sorted((pair["previous"], pair["now"]))
+        assert abs(pair["apart"] - (high / low - 1)) < 1e-12
+    assert against["most_apart"] == max(v["apart"] for v in against["shares"].values())
+    assert f"Against {first}: stacked " in capsys.readouterr().out
+
+
+def test_against_a_file_that_is_not_a_result_is_one_line(tmp_path, capsys):
+    bench = benchmark_script("roofline")
+    bad = tmp_path / "notes.json"
+    bad.write_text("[1, 2]")
+    out = tmp_path / "r.json"
+    with pytest.raises(SystemExit) as exit:
+        bench.main(["--smoke", "--against", str(bad), "--out", str(out)])
+    assert exit.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(f"--against {bad}: not a result of this script (no table)")
