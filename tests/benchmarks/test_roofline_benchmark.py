@@ -55,6 +55,7 @@ def test_the_roofline_benchmark_runs_small(tmp_path, capsys):
         assert row["profile"]["overhead_us_per_step"] >= 0 and len(row["profile"]["top_ops"]) == 5
         assert row["spread"]["achieved_gflops"] == 0  # one repetition
         assert row["quiet_windows"] in (0, 1) and row["repeats"] == 1
+        assert row["best_seen_twice"] is False  # one window cannot show its best twice
     # the core probe before every preset: a 1 MiB copy's GB/s, the run's best written
     probes = [r["core_gbps"] for r in saved["runs"][0]["rows"]]
     assert all(g > 0 for g in probes) and saved["core_gbps"] == max(probes)
