@@ -518,7 +518,7 @@ def core_lines(report: dict) -> list[str]:
     against = report.get("against")
     if against:
         old = against["core_gbps"]
-        if old and report["core_gbps"] < QUIET * old:
+        if old and report["core_gbps"] and report["core_gbps"] < QUIET * old:
             lines.append(f"This run never saw the cores as fast as {against['file']} did ({old:.0f} "
                          f"GB/s): the host was busy throughout, and its rows are slow.")  # fmt: skip
         apart = ", ".join(f"{k} {_pct(v['previous'])} → {_pct(v['now'])}"
@@ -587,17 +587,21 @@ def load_previous(path: Path, parser) -> dict:
         parser.error(f"--against {path}: not a result of this script ({e})")
 
 
+def _number(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 else None
+
+
 def compare(report: dict, previous: dict, path: Path) -> dict:
     """Each preset's share of the peak in this run and in ``previous``, and how far apart."""
     before = {r.get("preset"): r for r in previous["table"] if isinstance(r, dict)}
     shares = {}
     for row in report["table"]:
-        old = before.get(row["preset"], {}).get("share_of_peak")
-        if isinstance(old, (int, float)) and old > 0:
+        old = _number(before.get(row["preset"], {}).get("share_of_peak"))
+        if old:
             now = row["share_of_peak"]
             shares[row["preset"]] = {"previous": old, "now": now, "apart": max(now, old) /
                                      min(now, old) - 1}  # fmt: skip
-    return {"file": str(path), "core_gbps": previous.get("core_gbps"), "shares": shares,
+    return {"file": str(path), "core_gbps": _number(previous.get("core_gbps")), "shares": shares,
             "most_apart": max((v["apart"] for v in shares.values()), default=None)}  # fmt: skip
 
 
@@ -612,7 +616,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--minutes", type=float, default=5.0,
                         help="and go on repeating until this long has passed (default 5)")  # fmt: skip
     parser.add_argument("--patience", type=float, default=5.0,
-                        help="minutes more, at most, to wait for quiet windows (default 5)")  # fmt: skip
+                        help="minutes more, at most, for quiet windows and bests met twice (default 5)")  # fmt: skip
     parser.add_argument("--against", type=Path, metavar="PREVIOUS.json",
                         help="an earlier run of this script on this machine: its core probe is "
                         "the quiet one to wait for, and the shares are compared with it")  # fmt: skip
@@ -637,7 +641,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
     previous = load_previous(args.against, parser) if args.against else None
-    reference = previous.get("core_gbps") if previous else None
+    reference = _number(previous.get("core_gbps")) if previous else None
     device = torch.device(args.device)
     presets = args.presets or (SMOKE_PRESETS if args.smoke else SEED + FAST)
     sizes = SIZES["smoke" if args.smoke else args.device]
@@ -661,8 +665,8 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(threads)
     peaks = [run["peak"] for run in runs]
     peak = best_peak(peaks)
-    names = ("device", "threads", "repeat", "minutes", "patience", "steps", "seconds", "warmup", "profile_steps",
-             "peak_reps", "peak_seconds", "glimpse_seconds", "smoke")  # fmt: skip
+    names = ("device", "threads", "repeat", "minutes", "patience", "steps", "seconds", "warmup",
+             "profile_steps", "peak_reps", "peak_seconds", "glimpse_seconds", "smoke")  # fmt: skip
     settings = {k: getattr(args, k) for k in names}
     report = {"machine": machine(device), "settings": {**settings, "presets": presets,
                                                        "sizes": sizes},
